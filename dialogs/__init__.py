@@ -1,0 +1,1 @@
+"""Call flows: YAML schema, validation, engine and per-call context."""

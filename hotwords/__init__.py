@@ -1,0 +1,1 @@
+"""Per-tenant hot words: store, normalisation and propagation to every replica."""

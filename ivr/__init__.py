@@ -1,0 +1,1 @@
+"""Conversational IVR voice-navigation backend: the aiohttp service."""

@@ -1,0 +1,65 @@
+"""`ivr serve`: run the app until SIGINT/SIGTERM, draining calls in progress on the way out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+import sys
+
+import click
+from aiohttp import web
+
+from ivr import logs
+from ivr.app import create_app
+from ivr.health import READINESS
+from ivr.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.tls_cert_file is None and settings.tls_key_file is None:
+        return None
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        raise SettingsError("IVR_TLS_CERT_FILE and IVR_TLS_KEY_FILE must be set together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(settings.tls_cert_file), str(settings.tls_key_file))
+    return context
+
+
+async def run(settings: Settings) -> None:
+    """Serve until a stop signal; on SIGTERM stop taking calls and wait for live ones."""
+    app = create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=_ssl_context(settings))
+    await site.start()
+    log.info("serving", extra={"host": settings.host, "port": settings.port})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    readiness = app[READINESS]
+    readiness.draining = True
+    log.info("draining", extra={"active": readiness.active, "timeout_s": settings.drain_timeout_s})
+    if not await readiness.wait_idle(settings.drain_timeout_s):
+        log.warning("drain timed out", extra={"still_active": readiness.active})
+    await runner.cleanup()
+    log.info("stopped")
+
+
+@click.command()
+def serve() -> None:
+    """Run the service with settings from IVR_* variables and .env (see the README)."""
+    try:
+        settings = load_settings()
+        _ssl_context(settings)
+    except (SettingsError, OSError, ssl.SSLError) as exc:
+        click.echo(f"ivr serve: {exc}", err=True)
+        sys.exit(2)
+    logs.configure(settings.log_level)
+    asyncio.run(run(settings))

@@ -1,0 +1,1 @@
+"""Audio in, text out: codecs, features, VAD, engines, batching, decoding."""
