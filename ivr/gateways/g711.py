@@ -47,7 +47,7 @@ def _ulaw_encode(samples: npt.NDArray[np.int32]) -> npt.NDArray[np.uint8]:
     exponent = np.floor(np.log2(np.maximum(magnitude, 1))).astype(np.int32) - 7
     exponent = np.clip(exponent, 0, 7)
     mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)
+    return np.asarray(~(sign | (exponent << 4) | mantissa) & 0xFF, dtype=np.uint8)
 
 
 def _alaw_encode(samples: npt.NDArray[np.int32]) -> npt.NDArray[np.uint8]:
@@ -55,7 +55,7 @@ def _alaw_encode(samples: npt.NDArray[np.int32]) -> npt.NDArray[np.uint8]:
     magnitude = np.minimum(np.abs(samples), 32767) >> 3
     exponent = np.clip(np.floor(np.log2(np.maximum(magnitude, 1))).astype(np.int32) - 4, 0, 7)
     mantissa = np.where(exponent == 0, magnitude >> 1, magnitude >> exponent) & 0x0F
-    return ((sign | (exponent << 4) | mantissa) ^ 0x55).astype(np.uint8)
+    return np.asarray((sign | (exponent << 4) | mantissa) ^ 0x55, dtype=np.uint8)
 
 
 @functools.cache
@@ -73,8 +73,8 @@ def alaw_to_pcm(data: bytes) -> Pcm:
 
 
 def pcm_to_ulaw(samples: Pcm) -> bytes:
-    return _encode_table("ulaw")[samples.astype(np.int32) + 32768].tobytes()
+    return bytes(_encode_table("ulaw")[samples.astype(np.int32) + 32768].tobytes())
 
 
 def pcm_to_alaw(samples: Pcm) -> bytes:
-    return _encode_table("alaw")[samples.astype(np.int32) + 32768].tobytes()
+    return bytes(_encode_table("alaw")[samples.astype(np.int32) + 32768].tobytes())
