@@ -114,8 +114,12 @@ class EspeakTts:
             lib = self._library()
             chunks: list[Pcm] = _ESPEAK["chunks"]
             chunks.clear()
-            if lib.espeak_SetVoiceByName(voice.encode()) != 0:
-                raise PromptError(f"espeak-ng has no voice {voice!r} (try en-us, en-gb, en-us+f3)")
+            language = voice.split("-")[0].split("+")[0]
+            if (
+                lib.espeak_SetVoiceByName(voice.encode()) != 0
+                and lib.espeak_SetVoiceByName(language.encode()) != 0
+            ):
+                raise PromptError(f"espeak-ng has no voice {voice!r} (try en-us, en, en-us+f3)")
             data = text.encode("utf-8")
             # POS_CHARACTER (1), espeakCHARS_UTF8 (1)
             if lib.espeak_Synth(data, len(data) + 1, 0, 1, 0, 1, None, None) != 0:

@@ -166,7 +166,7 @@ def url_variants(url: str) -> tuple[str, ...]:
     """The URL as signed, without its port, and with the scheme's default port: Twilio's own
     `RequestValidator` accepts a signature over any of them (proxies add or strip the port)."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    host = parts.netloc.rsplit(":", 1)[0] if parts.port else parts.netloc
     default = 443 if parts.scheme == "https" else 80
     bare = urlunsplit(parts._replace(netloc=host))
     with_port = urlunsplit(parts._replace(netloc=f"{host}:{parts.port or default}"))
