@@ -25,7 +25,7 @@ def pair(low: float, high: float, ms: int, rate: int = 8000) -> npt.NDArray[np.i
     t = np.arange(rate * ms // 1000) / rate
     wave = 5000 * (np.sin(2 * np.pi * low * t) + np.sin(2 * np.pi * high * t))
     silence = np.zeros(rate // 10)
-    return np.concatenate([silence, wave, silence]).astype(np.int16)
+    return np.asarray(np.concatenate([silence, wave, silence]), dtype=np.int16)
 
 
 @pytest.mark.parametrize("rate", [8000, 16000])
@@ -95,7 +95,7 @@ def speech(rate: int) -> npt.NDArray[np.int16]:
         for line in lines:
             clip = tts.synthesize(line, voice)
             parts.append(soxr.resample(clip.samples.astype(np.float32), clip.sample_rate, rate))
-    return np.clip(np.concatenate(parts) * 2, -32768, 32767).astype(np.int16)
+    return np.asarray(np.clip(np.concatenate(parts) * 2, -32768, 32767), dtype=np.int16)
 
 
 @pytest.mark.parametrize("rate", [8000, 16000])
