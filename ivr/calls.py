@@ -107,6 +107,7 @@ class CallServices:
     tenant_hotwords: Callable[[str], Awaitable[tuple[Hotword, ...]]] | None = None
     max_call_s: float = 1800.0
     record_ttl_s: int = 30 * 86400
+    record_transcripts: bool = False
 
 
 class CallerGone(Exception):
