@@ -66,7 +66,7 @@ class DialogService(Protocol):
     async def start(
         self, *, call_id: str, tenant: str, flow: str, caller: str, called: str
     ) -> Turn: ...
-    async def handle(self, call_id: str, event: Event, *, turn: Turn) -> Turn: ...
+    async def handle(self, call_id: str, event: Event, *, turn: int) -> Turn: ...
     async def finish(
         self, call_id: str, disposition: Disposition, *, transfer_target: str | None = None
     ) -> Outcome: ...
@@ -235,7 +235,7 @@ class CallSession:
             if event is None or turn.ended:
                 return
             previous = turn.state
-            turn = await self.services.dialogs.handle(info.call_id, event, turn=turn)
+            turn = await self.services.dialogs.handle(info.call_id, event, turn=turn.turn)
             if not isinstance(event, NoInput) and turn.state == previous and not turn.ended:
                 self.metrics.no_match.inc()
 

@@ -15,6 +15,7 @@ import json
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -132,11 +133,13 @@ class TwilioCaller(Caller):
         called: str = "+15552223333",
         public_url: str | None = None,
         session: aiohttp.ClientSession | None = None,
+        sign: Callable[[str, dict[str, str]], str] | None = None,
     ) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
         self.public_url = (public_url or self.base_url).rstrip("/")
         self.token = auth_token
+        self.sign = sign or (lambda url, params: twilio.signature(auth_token, url, params))
         self.caller, self.called = caller, called
         self.call_id = "CA" + uuid.uuid4().hex
         self.stream_sid = "MZ" + uuid.uuid4().hex
@@ -147,7 +150,7 @@ class TwilioCaller(Caller):
         self._echo: asyncio.Task[None] | None = None
 
     async def _post_signed(self, path: str, params: dict[str, str]) -> tuple[int, str]:
-        signature = twilio.signature(self.token, self.public_url + path, params)
+        signature = self.sign(self.public_url + path, params)
         async with self.session.post(
             self.base_url + path, data=params, headers={"X-Twilio-Signature": signature}
         ) as response:
@@ -370,6 +373,7 @@ class AudioSocketCaller(Caller):
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.hung_up_by_server = False
+        self.audio_kinds: set[int] = set()
 
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
@@ -384,6 +388,7 @@ class AudioSocketCaller(Caller):
                 kind, length = audiosocket.HEADER.unpack(await self.reader.readexactly(3))
                 payload = await self.reader.readexactly(length)
                 if kind in audiosocket.AUDIO_RATES:
+                    self.audio_kinds.add(kind)
                     self._received_audio(np.frombuffer(payload, dtype="<i2").copy())
                 elif kind == audiosocket.KIND_HANGUP:
                     self.hung_up_by_server = True

@@ -1,0 +1,82 @@
+"""Full calls through all three gateway dialects against the real server on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gateway_harness import SALES, TOKEN, GatewayApp, gateway_app
+from twilio.request_validator import RequestValidator
+
+from dialogs.actions import Digits
+from ivr.calls import call_record
+from ivr.gateways.callers import AudioSocketCaller, JambonzCaller, TwilioCaller
+from ivr.gateways.simulator import Step, run_script
+from ivr.store import STORE
+
+__all__ = ["gateway_app"]
+StartApp = Callable[..., Any]
+
+
+async def record_of(gateway: GatewayApp, call_id: str) -> dict[str, Any]:
+    found = await call_record(gateway.app[STORE].redis, call_id)
+    assert found is not None
+    return found
+
+
+async def test_twilio_call_pressing_one_is_transferred_and_the_action_dials(
+    gateway_app: StartApp,
+) -> None:
+    gateway: GatewayApp = await gateway_app()
+    caller = TwilioCaller(gateway.url, TOKEN, sign=RequestValidator(TOKEN).compute_signature)
+    report = await run_script(caller, [Step("press", "1")])
+    assert report.ended_by_server
+    assert report.outcome["transfer_target"] == SALES
+    assert "<Dial>" in report.outcome["twiml"]
+    record = await record_of(gateway, caller.call_id)
+    assert record["disposition"] == "transferred"
+    assert [t["state"] for t in record["turns"]] == ["menu", "sales"]
+    assert len(report.prompts_s) >= 2 and report.prompts_s[0] > 1.0
+
+
+async def test_jambonz_streaming_call_pressing_two_hangs_up(gateway_app: StartApp) -> None:
+    gateway: GatewayApp = await gateway_app()
+    caller = JambonzCaller(gateway.url, rate=16000, playback="stream")
+    report = await run_script(caller, [Step("press", "2")])
+    assert report.ended_by_server
+    assert report.outcome["verbs"] == [{"verb": "hangup"}]
+    record = await record_of(gateway, caller.call_id)
+    assert (record["disposition"], record["gateway"]) == ("completed", "jambonz")
+    assert gateway.dialogs.events[caller.call_id] == [Digits("2")]
+
+
+async def test_mod_audio_fork_call_with_in_band_keys_and_play_audio(gateway_app: StartApp) -> None:
+    gateway: GatewayApp = await gateway_app()
+    caller = JambonzCaller(gateway.url, playback="playaudio", subprotocol="audio.drachtio.org")
+    report = await run_script(caller, [Step("press", "1")], inband_keys=True)
+    assert report.outcome["transfer_target"] == SALES
+    assert gateway.dialogs.events[caller.call_id] == [Digits("1")]
+
+
+async def test_audiosocket_call_is_transferred_and_the_dialplan_reads_the_outcome(
+    gateway_app: StartApp,
+) -> None:
+    gateway: GatewayApp = await gateway_app()
+    caller = AudioSocketCaller("127.0.0.1", gateway.audiosocket_port, gateway.url)
+    report = await run_script(caller, [Step("press", "1")])
+    assert caller.hung_up_by_server
+    assert report.outcome["disposition"] == "transferred"
+    assert report.outcome["transfer_target"] == SALES
+    response = await gateway.client.get(
+        f"/asterisk/calls/{caller.call_id}/outcome", params={"field": "transfer_target"}
+    )
+    assert await response.text() == SALES
+
+
+async def test_audiosocket_at_16_khz_gets_prompts_at_16_khz(gateway_app: StartApp) -> None:
+    gateway: GatewayApp = await gateway_app()
+    caller = AudioSocketCaller("127.0.0.1", gateway.audiosocket_port, gateway.url, rate=16000)
+    report = await run_script(caller, [Step("press", "2")])
+    assert report.outcome["disposition"] == "completed"
+    assert caller.audio_kinds == {0x12}  # slin at 16 kHz, the caller's own rate
+    assert 1.0 < report.prompts_s[0] < 5.0
