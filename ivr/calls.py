@@ -206,7 +206,8 @@ class CallSession:
         except TimeoutError:
             self.disposition = "max_length"
         except asyncio.CancelledError:
-            self.disposition = "drained"  # the server stopped before the call ended
+            if self._ended_reason is None:
+                self.disposition = "drained"  # the server stopped before the call ended
             raise
         except Exception:
             log.exception("call failed")

@@ -83,10 +83,16 @@ async def _start(frames: AsyncIterator[tuple[int, bytes]]) -> tuple[CallStart, I
 class AudioSocketServer:
     def __init__(self, app: web.Application) -> None:
         self.app = app
+        self.connections: set[asyncio.Task[None]] = set()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.connections.add(task)
         try:
             await self._call(reader, writer)
+        except asyncio.CancelledError:
+            pass  # the server is stopping: the session has written its outcome ("drained")
         except (
             ProtocolError,
             TimeoutError,
@@ -97,8 +103,9 @@ class AudioSocketServer:
         except (ConnectionError, OSError):
             pass
         finally:
+            self.connections.discard(task)
             writer.close()
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await writer.wait_closed()
 
     async def _call(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -149,6 +156,9 @@ async def audiosocket_context(app: web.Application) -> AsyncIterator[None]:
     log.info("AudioSocket listening", extra={"port": settings.audiosocket_port})
     yield
     server.close()
+    for task in list(handler.connections):
+        task.cancel()
+    await asyncio.gather(*handler.connections, return_exceptions=True)
     await server.wait_closed()
 
 

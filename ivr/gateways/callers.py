@@ -52,6 +52,7 @@ class Caller:
         self._play_until = 0.0
         self._last_byte = 0.0
         self._marks: list[tuple[float, str]] = []
+        self._split = False
         self._receiver: asyncio.Task[None] | None = None
         self.outcome: dict[str, Any] = {}
 
@@ -71,7 +72,8 @@ class Caller:
 
     def _received_audio(self, pcm: Pcm) -> None:
         now = time.monotonic()
-        if not self.heard or now - max(self._play_until, self._last_byte) > 0.25:
+        if self._split or not self.heard or now - max(self._play_until, self._last_byte) > 0.25:
+            self._split = False
             self.heard.append(Heard(started=now))
         self.heard[-1].audio.append(pcm)
         self.heard[-1].seconds += len(pcm) / self.rate
@@ -80,6 +82,7 @@ class Caller:
 
     def _received_clear(self) -> None:
         self.cleared += 1
+        self._split = True  # what comes next is another prompt
         self._play_until = time.monotonic()
 
     async def _echo_marks(self) -> None:

@@ -43,6 +43,8 @@ SPEECH_LEVEL = 500
 class Step:
     kind: StepKind
     value: str
+    over_prompt: bool = False
+    """Start while the prompt plays (barge-in); `barge` is `say` over the prompt."""
 
 
 @dataclass
@@ -149,7 +151,7 @@ async def run_script(
     since = 0.0
     try:
         for step in steps:
-            if step.kind == "barge":
+            if step.kind == "barge" or step.over_prompt:
                 await _wait_prompt_started(caller, since, prompt_limit_s)
             else:
                 await wait_for_prompts(caller, since, quiet_s, prompt_limit_s)
@@ -207,8 +209,9 @@ async def _perform(
         clip = await loop.run_in_executor(None, read_wav, Path(step.value))
         return await sender.play(resample(clip, rate))
     if step.kind == "silence":
+        began = time.monotonic()  # a re-prompt during the silence answers it
         await sender.play(np.zeros(int(rate * float(step.value)), dtype=np.int16))
-        return time.monotonic()
+        return began
     if inband_keys:
         await sender.play(tones(step.value, rate, on_ms=100, off_ms=100))
         return time.monotonic()
