@@ -420,13 +420,14 @@ class CallSession:
     # --- the end ---
 
     def _record(self, turn: Turn, event: Event | None) -> None:
-        self.history.append(
-            {
-                "turn": turn.turn,
-                "state": turn.state,
-                "input": type(event).__name__ if event else None,
-            }
-        )
+        entry: dict[str, Any] = {
+            "turn": turn.turn,
+            "state": turn.state,
+            "input": type(event).__name__ if event else None,
+        }
+        if self.services.record_transcripts and isinstance(event, Speech | Digits):
+            entry["heard"] = event.text if isinstance(event, Speech) else event.digits
+        self.history.append(entry)
 
     async def _finish(self) -> Outcome | None:
         """Outcome to the dialog service, the call record to Redis, the line closed."""

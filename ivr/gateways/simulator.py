@@ -303,22 +303,21 @@ def call(
 
     steps = steps_from_args(ctx.meta.get("ivr_raw_args", []))
     settings = load_settings()
-    if protocol == "twilio":
-        token = auth_token or (
-            settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
-        )
-        if not token:
-            raise click.UsageError(
-                "Twilio needs the auth token: --auth-token or IVR_TWILIO_AUTH_TOKEN"
+    token = auth_token or (
+        settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
+    )
+    if protocol == "twilio" and not token:
+        raise click.UsageError("Twilio needs the auth token: --auth-token or IVR_TWILIO_AUTH_TOKEN")
+
+    def make_caller() -> Caller:  # inside the event loop: the clients need it
+        if protocol == "twilio":
+            return TwilioCaller(
+                url, token or "", caller=caller_id, called=called, public_url=settings.public_url
             )
-        caller: Caller = TwilioCaller(
-            url, token, caller=caller_id, called=called, public_url=settings.public_url
-        )
-    elif protocol == "jambonz":
-        caller = JambonzCaller(url, caller=caller_id, called=called)
-    else:
+        if protocol == "jambonz":
+            return JambonzCaller(url, caller=caller_id, called=called)
         host = urlsplit(url).hostname or "127.0.0.1"
-        caller = AudioSocketCaller(host, audiosocket_port or settings.audiosocket_port, url)
+        return AudioSocketCaller(host, audiosocket_port or settings.audiosocket_port, url)
 
     def show(turn: TurnReport) -> None:
         latency = "-" if turn.latency_s is None else f"{turn.latency_s * 1000:.0f} ms"
@@ -326,7 +325,7 @@ def call(
 
     async def main() -> None:
         click.echo(f"calling {url} over {protocol} as {caller_id} -> {called}")
-        report = await run_script(caller, steps, voice=voice, inband_keys=inband)
+        report = await run_script(make_caller(), steps, voice=voice, inband_keys=inband)
         async with (
             aiohttp.ClientSession() as session,
             session.get(f"{url.rstrip('/')}/calls/{report.call_id}") as response,
