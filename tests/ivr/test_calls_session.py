@@ -212,3 +212,14 @@ def test_the_audiosocket_port_is_closed_when_disabled() -> None:
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", free_port())) != 0
     assert twilio.DIALECT == "twilio"
+
+
+async def test_a_call_longer_than_max_call_s_is_hung_up(gateway_app: StartApp) -> None:
+    gateway: GatewayApp = await gateway_app(max_call_s=10)
+    caller = AudioSocketCaller("127.0.0.1", gateway.audiosocket_port, gateway.url)
+    await caller.open()
+    await caller.send_audio(np.zeros(160, dtype=np.int16))
+    await until(caller.ended.is_set, limit_s=20)  # silence: the menu re-prompts until the cut
+    assert caller.hung_up_by_server
+    assert (await record_of(gateway, caller.call_id))["disposition"] == "max_length"
+    await caller.close()
