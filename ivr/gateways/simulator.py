@@ -267,7 +267,10 @@ def _print_report(report: CallReport, record: dict[str, Any] | None) -> None:
 @click.command(cls=_CallCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("url")
 @click.option(
-    "--protocol", type=click.Choice(["twilio", "jambonz", "audiosocket"]), default="twilio"
+    "--protocol",
+    type=click.Choice(["twilio", "jambonz", "audiosocket"]),
+    default=None,
+    help="Gateway to act as: twilio when a Twilio token is known, else jambonz.",
 )
 @click.option("--say", "say", multiple=True, help="Speak TEXT (TTS) after the prompt.")
 @click.option("--barge", "barge", multiple=True, help="Speak TEXT over the prompt.")
@@ -289,7 +292,7 @@ def call(
     ctx: click.Context,
     /,
     url: str,
-    protocol: str,
+    protocol: str | None,
     voice: str,
     inband: bool,
     auth_token: str | None,
@@ -306,6 +309,8 @@ def call(
     token = auth_token or (
         settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
     )
+    if protocol is None:
+        protocol = "twilio" if token else "jambonz"
     if protocol == "twilio" and not token:
         raise click.UsageError("Twilio needs the auth token: --auth-token or IVR_TWILIO_AUTH_TOKEN")
 
