@@ -85,7 +85,9 @@ class GatewayApp:
 
     @property
     def app(self) -> web.Application:
-        return self.client.server.app  # type: ignore[return-value]
+        app = self.client.app
+        assert app is not None
+        return app
 
     @property
     def url(self) -> str:

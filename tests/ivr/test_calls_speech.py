@@ -50,4 +50,4 @@ async def test_speech_after_the_prompt_is_heard_with_a_latency(gateway_app: Star
     assert isinstance(gateway.dialogs.events[caller.call_id][0], Speech)
     assert report.turns[0].latency_s is not None
     registry = gateway.app[METRICS].registry
-    assert registry.get_sample_value("ivr_calls_response_latency_seconds_count") >= 1
+    assert (registry.get_sample_value("ivr_calls_response_latency_seconds_count") or 0) >= 1
