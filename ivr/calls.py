@@ -16,11 +16,10 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
 import redis.asyncio as aioredis
 
 from dialogs.actions import (
@@ -37,29 +36,14 @@ from dialogs.actions import (
     Transfer,
     Turn,
 )
-from ivr.gateways import g711
 from ivr.gateways.admission import CallMetrics
-from ivr.gateways.dtmf import DtmfDetector
 from ivr.gateways.wire import Encoding
+from ivr.hearing import Hearing, SpeechRecognizer
 from ivr.prompts import AudioFormat, Prompts
 from recognizer.phrases import Hotword, merge_hotwords
 
 log = logging.getLogger(__name__)
-AUDIO_QUEUE_CHUNKS = 250
-"""Caller audio waiting for the recognizer, per call (about 5 s of 20 ms frames): the bound on
-a call's buffered audio; older frames are dropped (and logged) past it."""
 RECORD_PREFIX = "ivr:call:"
-
-
-class SpeechStream(Protocol):
-    async def feed(self, data: bytes) -> Sequence[object]: ...
-    async def finish(self) -> Sequence[object]: ...
-
-
-class SpeechRecognizer(Protocol):
-    def open_stream(
-        self, encoding: str, sample_rate: int, hotwords: tuple[Hotword, ...]
-    ) -> SpeechStream: ...
 
 
 class DialogService(Protocol):
@@ -115,15 +99,6 @@ class CallerGone(Exception):
 
 
 @dataclass
-class _Input:
-    kind: str  # "speech_started" | "final" | "digit" | "ended"
-    text: str = ""
-    confidence: float = 0.0
-    generation: int = 0
-    at: float = field(default_factory=time.monotonic)
-
-
-@dataclass
 class _Keys:
     """DTMF collection for one `Listen`: up to `max_digits`, or fewer ended by the finish key."""
 
@@ -149,32 +124,17 @@ class CallSession:
         self.disposition: Disposition = "completed"
         self.transfer_target: str | None = None
         self.history: list[dict[str, Any]] = []
-        self._inbox: asyncio.Queue[_Input] = asyncio.Queue(maxsize=256)
-        self._audio: asyncio.Queue[bytes] = asyncio.Queue(maxsize=AUDIO_QUEUE_CHUNKS)
-        self._barge = asyncio.Event()
-        self._barge_allowed = False
-        self._feeding = True
-        self._stream: SpeechStream | None = None
-        self._generation = 0
-        self._stream_lock = asyncio.Lock()
+        self.hearing = Hearing(info.encoding, info.sample_rate, info.inband_dtmf, self.metrics)
         self._ended_reason: str | None = None
         self._input_ended_at: float | None = None
-        self._detector = DtmfDetector(info.sample_rate) if info.inband_dtmf else None
-        self._dropped = 0
 
     # --- what the gateway calls (never blocks) ---
 
     def audio(self, payload: bytes) -> None:
-        if self._audio.full():
-            self._audio.get_nowait()
-            self._dropped += 1
-        self._audio.put_nowait(payload)
+        self.hearing.audio(payload)
 
-    def dtmf(self, digit: str, *, source: str = "event") -> None:
-        self.metrics.dtmf_digits.labels(source).inc()
-        self._push(_Input("digit", digit))
-        if self._barge_allowed:
-            self._barge.set()
+    def dtmf(self, digit: str) -> None:
+        self.hearing.key(digit)
 
     def end(self, reason: str) -> None:
         """The caller hung up, the socket dropped or a frame was malformed ("error")."""
@@ -184,18 +144,12 @@ class CallSession:
                 self.disposition = "error"
             elif reason != "drained":
                 self.disposition = "caller_hangup"
-            self._push(_Input("ended", reason))
-            self._barge.set()
-
-    def _push(self, item: _Input) -> None:
-        if self._inbox.full():  # a flood of keys cannot grow a call's memory
-            self._inbox.get_nowait()
-        self._inbox.put_nowait(item)
+            self.hearing.ended(reason)
 
     # --- the call ---
 
     async def run(self) -> Outcome | None:
-        pump = asyncio.create_task(self._pump_audio())
+        pump = asyncio.create_task(self.hearing.run())
         outcome = None
         try:
             async with asyncio.timeout(self.services.max_call_s):
@@ -216,7 +170,7 @@ class CallSession:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
-            await self._close_stream()
+            await self.hearing.close()
             outcome = await self._finish()
         return outcome
 
@@ -263,23 +217,24 @@ class CallSession:
     async def _say(self, say: Say, *, listening: bool) -> bool:
         """Play one prompt; True if the caller barged in (the prompt stopped at once)."""
         audio = await self.services.prompts.render(say, self.line.fmt)
-        self._barge.clear()
-        self._barge_allowed = say.barge_in and listening
-        self._feeding = self._barge_allowed  # a prompt that cannot be interrupted is not heard
-        if self._barge_allowed and self._pending_input():
-            self._barge_allowed = False
+        hearing = self.hearing
+        hearing.barge.clear()
+        hearing.barge_allowed = say.barge_in and listening
+        hearing.feeding = hearing.barge_allowed
+        if hearing.barge_allowed and hearing.pending_input():
+            hearing.barge_allowed = False
             return True
         if self._input_ended_at is not None:
             self.metrics.response_latency.observe(time.monotonic() - self._input_ended_at)
             self._input_ended_at = None
         playing = asyncio.create_task(self.line.play(audio))
-        barge = asyncio.create_task(self._barge.wait())
+        barge = asyncio.create_task(hearing.barge.wait())
         try:
             await asyncio.wait({playing, barge}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             barge.cancel()
-            self._barge_allowed = False
-            self._feeding = True
+            hearing.barge_allowed = False
+            hearing.feeding = True
         if playing.done():
             playing.result()
             return False
@@ -288,18 +243,9 @@ class CallSession:
             await playing
         self._raise_if_gone()
         await self.line.stop()
-        by = "dtmf" if any(i.kind == "digit" for i in self._peek()) else "speech"
+        by = "dtmf" if any(i.kind == "digit" for i in hearing.peek()) else "speech"
         self.metrics.barge_ins.labels(by).inc()
         return True
-
-    def _peek(self) -> list[_Input]:
-        return list(self._inbox._queue)  # type: ignore[attr-defined]
-
-    def _pending_input(self) -> bool:
-        return any(
-            i.kind == "digit" or (i.kind == "speech_started" and i.generation == self._generation)
-            for i in self._peek()
-        )
 
     async def _listen(self, listen: Listen) -> Event:
         """Wait for speech or keys after the prompts; no-input counts from now."""
@@ -310,7 +256,7 @@ class CallSession:
         while True:
             try:
                 async with asyncio.timeout_at(deadline):
-                    item = await self._inbox.get()
+                    item = await self.hearing.inbox.get()
             except TimeoutError:
                 return self._timed_out(keys.digits, listen)
             if item.kind == "ended":
@@ -321,7 +267,7 @@ class CallSession:
                     return self._answered(answer)
                 if listen.dtmf is not None and keys.digits:
                     deadline = loop.time() + listen.dtmf.inter_digit_timeout_ms / 1000
-            elif item.generation != self._generation or keys.digits:
+            elif item.generation != self.hearing.generation or keys.digits:
                 continue  # a stale stream's result, or speech while typing keys
             elif item.kind == "speech_started" and not speaking:
                 speaking = True
@@ -352,9 +298,11 @@ class CallSession:
     # --- recognizer stream and audio ---
 
     async def _open_stream(self, listen: Listen | None) -> None:
-        await self._close_stream()
+        """A recognizer stream for this turn's `Listen` (its hints plus the tenant's hot
+        words), open from the first prompt on so the caller can talk over it."""
         recognizer = self.services.recognizer
         if listen is None or not listen.speech or recognizer is None:
+            await self.hearing.close()
             return
         tenant: tuple[Hotword, ...] = ()
         if self.services.tenant_hotwords is not None:
@@ -362,60 +310,7 @@ class CallSession:
                 tenant = await self.services.tenant_hotwords(self.info.tenant)
             except Exception:
                 log.warning("tenant hot words unavailable; listening without them", exc_info=True)
-        hotwords = merge_hotwords(tenant, listen.hints)
-        async with self._stream_lock:
-            self._generation += 1
-            self._stream = recognizer.open_stream(
-                self.info.encoding, self.info.sample_rate, hotwords
-            )
-
-    async def _close_stream(self) -> None:
-        async with self._stream_lock:
-            stream, self._stream = self._stream, None
-            self._generation += 1
-        if stream is not None:
-            with contextlib.suppress(Exception):
-                await stream.finish()
-
-    async def _pump_audio(self) -> None:
-        """Caller audio to the in-band DTMF detector and the open recognizer stream."""
-        while True:
-            payload = await self._audio.get()
-            if self._detector is not None:
-                for digit in self._detector.feed(self._pcm(payload)):
-                    self.dtmf(digit, source="inband")
-            if not self._feeding:
-                continue
-            async with self._stream_lock:
-                if self._stream is None:
-                    continue
-                try:
-                    events = await self._stream.feed(payload)
-                except Exception:
-                    log.exception("recognizer failed on a frame; call continues without it")
-                    self._stream = None
-                    continue
-                generation = self._generation
-            for event in events:
-                self._on_recognized(event, generation)
-
-    def _on_recognized(self, event: object, generation: int) -> None:
-        kind = type(event).__name__
-        if kind == "SpeechStarted":
-            self._push(_Input("speech_started", generation=generation))
-            if self._barge_allowed:
-                self._barge.set()
-        elif kind == "Final":
-            text = str(getattr(event, "text", ""))
-            confidence = float(getattr(event, "confidence", 0.0))
-            self._push(_Input("final", text, confidence, generation))
-
-    def _pcm(self, payload: bytes) -> np.ndarray[Any, np.dtype[np.int16]]:
-        if self.info.encoding == "pcmu":
-            return g711.ulaw_to_pcm(payload)
-        if self.info.encoding == "pcma":
-            return g711.alaw_to_pcm(payload)
-        return np.frombuffer(payload[: len(payload) // 2 * 2], dtype="<i2").astype(np.int16)
+        await self.hearing.open(recognizer, merge_hotwords(tenant, listen.hints))
 
     # --- the end ---
 
@@ -447,7 +342,7 @@ class CallSession:
             "disposition": self.disposition,
             "transfer_target": self.transfer_target,
             "turns": self.history,
-            "dropped_audio_frames": self._dropped,
+            "dropped_audio_frames": self.hearing.dropped,
         }
         try:
             await self.services.redis.set(

@@ -7,10 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ivr.calls import CallServices, DialogService, SpeechRecognizer
+from ivr.calls import CallServices, DialogService
 from ivr.gateways.admission import ADMISSION, CallAdmission, CallMetrics
 from ivr.gateways.wire import CallRefused
 from ivr.health import READINESS
+from ivr.hearing import SpeechRecognizer
 from ivr.metrics import METRICS
 from ivr.numbers import NUMBERS, load_number_map
 from ivr.prompts import PROMPTS, Prompts

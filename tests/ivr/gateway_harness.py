@@ -28,6 +28,7 @@ from dialogs.actions import (
 )
 from ivr.app import create_app
 from ivr.gateways.services import CALL_DIALOGS
+from ivr.prompts import AudioFormat, Prompts
 from ivr.settings import Settings
 
 TOKEN = "test-twilio-auth-token-0123456789"
@@ -40,6 +41,14 @@ MENU = Turn(
     "menu",
     1,
 )
+
+
+async def menu_prompt_seconds() -> float:
+    """How long the whole menu prompt lasts: a barged-in caller hears less than this."""
+    say = MENU.actions[0]
+    assert isinstance(say, Say)
+    audio = await Prompts(None).render(say, AudioFormat("pcmu", 8000))
+    return len(audio) / 8000
 
 
 class MenuDialogs:

@@ -1,0 +1,160 @@
+"""What a call hears: the caller's audio through the recognizer stream and the in-band key
+detector, and keys from the gateway, queued in arrival order for the call session.
+
+Memory per call is bounded: about 5 s of audio waits for the recognizer (older frames are
+dropped and counted), and at most 256 inputs wait for the session (a flood of keys drops the
+oldest). Speech results carry the generation of the stream that produced them, so a result of
+a stream closed at the end of a turn never answers the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from ivr.gateways import g711
+from ivr.gateways.admission import CallMetrics
+from ivr.gateways.dtmf import DtmfDetector
+from ivr.gateways.wire import Encoding
+from recognizer.phrases import Hotword
+
+log = logging.getLogger(__name__)
+AUDIO_QUEUE_CHUNKS = 250
+INBOX_SIZE = 256
+
+
+class SpeechStream(Protocol):
+    async def feed(self, data: bytes) -> Sequence[object]: ...
+    async def finish(self) -> Sequence[object]: ...
+
+
+class SpeechRecognizer(Protocol):
+    def open_stream(
+        self, encoding: str, sample_rate: int, hotwords: tuple[Hotword, ...]
+    ) -> SpeechStream: ...
+
+
+@dataclass
+class Input:
+    kind: Literal["speech_started", "final", "digit", "ended"]
+    text: str = ""
+    confidence: float = 0.0
+    generation: int = 0
+    at: float = field(default_factory=time.monotonic)
+
+
+class Hearing:
+    def __init__(
+        self, encoding: Encoding, sample_rate: int, inband_dtmf: bool, metrics: CallMetrics
+    ) -> None:
+        self.encoding = encoding
+        self.sample_rate = sample_rate
+        self.metrics = metrics
+        self.inbox: asyncio.Queue[Input] = asyncio.Queue(maxsize=INBOX_SIZE)
+        self.barge = asyncio.Event()
+        self.barge_allowed = False
+        """Set while a prompt that the caller may interrupt plays."""
+        self.feeding = True
+        """False while a prompt that may not be interrupted plays: that audio is not heard."""
+        self.generation = 0
+        self.dropped = 0
+        self._audio: asyncio.Queue[bytes] = asyncio.Queue(maxsize=AUDIO_QUEUE_CHUNKS)
+        self._stream: SpeechStream | None = None
+        self._lock = asyncio.Lock()
+        self._detector = DtmfDetector(sample_rate) if inband_dtmf else None
+
+    # --- from the gateway (never blocks) ---
+
+    def audio(self, payload: bytes) -> None:
+        if self._audio.full():
+            self._audio.get_nowait()
+            self.dropped += 1
+        self._audio.put_nowait(payload)
+
+    def key(self, digit: str, *, source: str = "event") -> None:
+        self.metrics.dtmf_digits.labels(source).inc()
+        self.push(Input("digit", digit))
+        if self.barge_allowed:
+            self.barge.set()
+
+    def ended(self, reason: str) -> None:
+        self.push(Input("ended", reason))
+        self.barge.set()
+
+    def push(self, item: Input) -> None:
+        if self.inbox.full():
+            self.inbox.get_nowait()
+        self.inbox.put_nowait(item)
+
+    def peek(self) -> list[Input]:
+        return list(self.inbox._queue)  # type: ignore[attr-defined]
+
+    def pending_input(self) -> bool:
+        """A key, or speech of the current stream, is waiting: the next prompt is moot."""
+        return any(
+            i.kind == "digit" or (i.kind == "speech_started" and i.generation == self.generation)
+            for i in self.peek()
+        )
+
+    # --- the recognizer stream, one per turn that listens for speech ---
+
+    async def open(self, recognizer: SpeechRecognizer, hotwords: tuple[Hotword, ...]) -> None:
+        await self.close()
+        async with self._lock:
+            self.generation += 1
+            self._stream = recognizer.open_stream(self.encoding, self.sample_rate, hotwords)
+
+    async def close(self) -> None:
+        async with self._lock:
+            stream, self._stream = self._stream, None
+            self.generation += 1
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                await stream.finish()
+
+    async def run(self) -> None:
+        """Caller audio to the in-band key detector and the open recognizer stream."""
+        while True:
+            payload = await self._audio.get()
+            if self._detector is not None:
+                for digit in self._detector.feed(self._pcm(payload)):
+                    self.key(digit, source="inband")
+            if not self.feeding:
+                continue
+            async with self._lock:
+                if self._stream is None:
+                    continue
+                try:
+                    events = await self._stream.feed(payload)
+                except Exception:
+                    log.exception("recognizer failed on a frame; the call goes on without it")
+                    self._stream = None
+                    continue
+                generation = self.generation
+            for event in events:
+                self._on_recognized(event, generation)
+
+    def _on_recognized(self, event: object, generation: int) -> None:
+        kind = type(event).__name__  # recognizer.stream's SpeechStarted / Partial / Final
+        if kind == "SpeechStarted":
+            self.push(Input("speech_started", generation=generation))
+            if self.barge_allowed:
+                self.barge.set()
+        elif kind == "Final":
+            text = str(getattr(event, "text", ""))
+            confidence = float(getattr(event, "confidence", 0.0))
+            self.push(Input("final", text, confidence, generation))
+
+    def _pcm(self, payload: bytes) -> np.ndarray[Any, np.dtype[np.int16]]:
+        if self.encoding == "pcmu":
+            return g711.ulaw_to_pcm(payload)
+        if self.encoding == "pcma":
+            return g711.alaw_to_pcm(payload)
+        return np.frombuffer(payload[: len(payload) // 2 * 2], dtype="<i2").astype(np.int16)
