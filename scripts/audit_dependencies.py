@@ -1,4 +1,4 @@
-"""pip-audit over the installed environment, with written-down exceptions and an honest offline mode.
+"""pip-audit over the installed environment, with written-down exceptions and honest offline mode.
 
 Fails on any known vulnerability whose id is not in `.pip-audit-ignore` (one id a line, each
 with a `# reason`). When no advisory database answers (no network, or a registry mirror without
@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 IGNORE_FILE = Path(__file__).resolve().parent.parent / ".pip-audit-ignore"
 
@@ -32,36 +33,51 @@ def ignored_ids(path: Path) -> dict[str, str]:
     return found
 
 
+def evaluate(report: dict[str, Any] | None, ignore: dict[str, str]) -> tuple[list[str], bool]:
+    """Lines to print and whether the check fails, from pip-audit's JSON report."""
+    audited = [d for d in (report or {}).get("dependencies", []) if "vulns" in d]
+    if not audited:
+        return ["pip-audit: NOT AUDITED (no advisory database reachable)"], False
+    lines = []
+    unlisted = 0
+    for dep in audited:
+        for vuln in dep["vulns"]:
+            if vuln["id"] in ignore or set(vuln.get("aliases", [])) & set(ignore):
+                continue
+            unlisted += 1
+            fix = ", ".join(vuln.get("fix_versions", [])) or "no fixed release"
+            lines.append(
+                f"pip-audit: {dep['name']} {dep['version']}: {vuln['id']} (fixed in: {fix})"
+            )
+    skipped = len(report["dependencies"]) - len(audited) if report else 0
+    lines.append(
+        f"pip-audit: {len(audited)} packages audited, {skipped} skipped, {unlisted} unlisted "
+        f"vulnerabilities, {len(ignore)} listed in {IGNORE_FILE.name}"
+    )
+    return lines, unlisted > 0
+
+
 def main() -> int:
     ignore = ignored_ids(IGNORE_FILE)
     command = [
-        sys.executable, "-m", "pip_audit", "--local", "--skip-editable",
-        "--progress-spinner", "off", "--format", "json",
+        sys.executable,
+        "-m",
+        "pip_audit",
+        "--local",
+        "--skip-editable",
+        "--progress-spinner",
+        "off",
+        "--format",
+        "json",
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     try:
         report = json.loads(result.stdout)
     except json.JSONDecodeError:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        print(f"pip-audit: NOT AUDITED (no advisory database reachable): {last}")
-        return 0
-    audited = [d for d in report.get("dependencies", []) if "vulns" in d]
-    if not audited:
-        print("pip-audit: NOT AUDITED (no advisory database reachable)")
-        return 0
-    findings = [
-        (dep["name"], dep["version"], vuln["id"], vuln.get("fix_versions", []))
-        for dep in audited
-        for vuln in dep["vulns"]
-        if vuln["id"] not in ignore and not set(vuln.get("aliases", [])) & set(ignore)
-    ]
-    for name, version, vuln_id, fixes in findings:
-        fix = ", ".join(fixes) or "no fixed release"
-        print(f"pip-audit: {name} {version}: {vuln_id} (fixed in: {fix})")
-    skipped = len(report["dependencies"]) - len(audited)
-    print(f"pip-audit: {len(audited)} packages audited, {skipped} skipped, "
-          f"{len(findings)} unlisted vulnerabilities, {len(ignore)} listed in {IGNORE_FILE.name}")
-    return 1 if findings else 0
+        report = None
+    lines, failed = evaluate(report, ignore)
+    print("\n".join(lines))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
