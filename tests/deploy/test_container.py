@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -28,6 +29,17 @@ def get(url: str) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+def wait_ready(url: str, timeout: float = 120) -> bytes:
+    """Wait for `/readyz` 200: the model may still be loading when `/healthz` first answers."""
+    deadline = time.monotonic() + timeout
+    status, body = get(f"{url}/readyz")
+    while status != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status, body = get(f"{url}/readyz")
+    assert status == 200, body
+    return body
 
 
 def start_as_container(
@@ -73,8 +85,7 @@ def test_container_command_serves_health_readiness_and_metrics(
     )
     status, body = get(f"{service.url}/healthz")
     assert status == 200 and b'"ok"' in body
-    status, body = get(f"{service.url}/readyz")
-    assert status == 200, body
+    assert b'"ready"' in wait_ready(service.url)
     status, body = get(f"{service.url}/metrics")
     assert status == 200
     text = body.decode()
@@ -114,6 +125,7 @@ async def test_sigterm_drains_a_live_stream_and_refuses_a_new_one(
         redis_url,
         IVR_DRAIN_TIMEOUT_S="120",
     )
+    await asyncio.to_thread(wait_ready, service.url)
     if not await _has_stream_route(service.url):
         pytest.skip(
             "/v1/stream is not in this build yet (recognizer area); drain is covered "

@@ -194,8 +194,8 @@ def test_every_rule_and_dashboard_expression_evaluates(prometheus: Prometheus) -
 
 
 def test_healthy_service_is_ready_and_raises_no_alert(prometheus: Prometheus) -> None:
-    ready = prometheus.wait_for('ivr_ready{job="ivr"}', "ivr_ready")
-    assert ready[0]["value"][1] == "1"
+    # Waits out model loading: the replica turns ready once, then stays so.
+    prometheus.wait_for('ivr_ready{job="ivr"} == 1', "the replica ready", timeout=120)
     store = prometheus.wait_for('ivr_store_up{job="ivr"}', "ivr_store_up")
     assert store[0]["value"][1] == "1"
     rules = rule_expressions()
@@ -207,6 +207,7 @@ def test_store_down_alert_expression_fires_when_redis_stops(
     prometheus: Prometheus, redis_server: RedisServer
 ) -> None:
     expr = rule_expressions()["rule IvrStoreDown"]
+    prometheus.wait_for('ivr_ready{job="ivr"} == 1', "the replica ready", timeout=120)
     redis_server.stop()
     try:
         fired = prometheus.wait_for(expr, "the store-down alert condition")
