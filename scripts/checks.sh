@@ -22,6 +22,10 @@ for overlay in k8s/overlays/*/; do
   echo "   ${overlay} valid for Kubernetes ${K8S_VERSIONS[*]}"
 done
 
+# Operator resources (CRDs): rendered to prove the kustomization builds; no schema to check.
+kubectl kustomize k8s/monitoring >/dev/null
+echo "   k8s/monitoring/ renders (PodMonitor, PrometheusRule)"
+
 echo "-- yamllint"
 yamllint --strict -c .yamllint compose k8s .github .yamllint .hadolint.yaml bandit.yaml
 

@@ -232,3 +232,21 @@ def test_dashboard_and_rules_use_only_metrics_the_service_exports(
     if missing:
         pending = ", ".join(f"{name} ({OTHER_AREAS[name]})" for name in sorted(missing))
         pytest.xfail(f"metrics of areas not merged yet: {pending}")
+
+
+def test_operator_rules_are_the_compose_alert_rules() -> None:
+    compose_rules = yaml.safe_load((PROMETHEUS_DIR / "alerts.yml").read_text())
+    operator = yaml.safe_load((REPO / "k8s" / "monitoring" / "prometheusrule.yaml").read_text())
+    assert operator["kind"] == "PrometheusRule"
+    assert operator["spec"] == compose_rules
+
+
+def test_adapter_rule_exposes_the_metric_the_autoscaler_targets() -> None:
+    values = yaml.safe_load(
+        (REPO / "k8s" / "monitoring" / "prometheus-adapter-values.yaml").read_text()
+    )
+    hpa = yaml.safe_load((REPO / "k8s" / "base" / "hpa.yaml").read_text())
+    (pods_metric,) = [m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if "pods" in m]
+    exposed = {rule["name"]["as"] for rule in values["rules"]["custom"]}
+    assert pods_metric in exposed
+    assert all(pods_metric in rule["seriesQuery"] for rule in values["rules"]["custom"])
