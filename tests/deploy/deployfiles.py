@@ -94,8 +94,21 @@ def render_overlay(name: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
+def env_file(path: Path) -> dict[str, str]:
+    """`KEY=VALUE` lines of a compose env file; comments and blank lines skipped."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
 def container_env(stage: Stage, compose_service: dict[str, Any]) -> dict[str, str]:
-    """The environment the container sees: the image's ENV, then compose's `environment`."""
+    """The environment the container sees: the image's ENV, then the service's env file (the
+    example shipped beside compose.yaml), then compose's `environment`, which wins."""
     env = {k: v for k, v in stage.env.items() if k not in {"PATH", "PYTHONPATH"}}
+    env.update(env_file(REPO / "compose" / "ivr.env.example"))
     env.update({str(k): str(v) for k, v in compose_service.get("environment", {}).items()})
     return env

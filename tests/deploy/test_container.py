@@ -17,7 +17,7 @@ import pytest
 
 from ivr.settings import Settings
 from tests.conftest import ServiceProcess, free_port
-from tests.deploy.deployfiles import Stage, container_env
+from tests.deploy.deployfiles import REPO, Stage, container_env, env_file
 
 # Only where the service listens and which Redis it uses differ from the container.
 LOCAL_ONLY = {"IVR_HOST", "IVR_PORT", "IVR_AUDIOSOCKET_PORT", "IVR_REDIS_URL"}
@@ -69,6 +69,8 @@ def test_image_and_compose_variables_are_real_settings(
     for target in ("cpu", "gpu"):
         unknown = {k for k in dockerfile[target].env if k.startswith("IVR_")} - known
         assert not unknown, f"Dockerfile target {target} sets unknown settings {unknown}"
+    unknown = set(env_file(REPO / "compose" / "ivr.env.example")) - known
+    assert not unknown, f"compose/ivr.env.example sets unknown settings {unknown}"
     for name, service in compose["services"].items():
         unknown = {k for k in service.get("environment", {}) if k.startswith("IVR_")} - known
         assert not unknown, f"compose service {name} sets unknown settings {unknown}"
