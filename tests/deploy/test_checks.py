@@ -85,3 +85,30 @@ def test_strict_manifest_validation_rejects_a_misspelled_field() -> None:
     )
     assert result.returncode != 0
     assert "readOnlyRootFilesytem" in result.stdout + result.stderr
+
+
+def bandit_script() -> ModuleType:
+    path = REPO / "scripts" / "bandit_check.py"
+    spec = importlib.util.spec_from_file_location("bandit_check", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bandit_fails_on_a_finding_and_accepts_the_ruff_review_mark(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "jitter.py").write_text(
+        "import random\n"
+        "import xml.etree.ElementTree as ET\n\n"
+        "def backoff() -> float:\n"
+        "    return random.uniform(0, 1)  # noqa: S311 (jitter, not a secret)\n\n"
+        "def parse(text: str) -> object:\n"
+        "    return ET.fromstring(text)\n"
+    )
+    lines, failed = bandit_script().check(tmp_path, ("pkg",))
+    assert failed
+    findings = [line for line in lines if line.startswith("pkg/")]
+    assert len(findings) == 1 and "B314" in findings[0]
+    assert lines[-1] == "bandit: 1 findings to fix, 1 reviewed with `# noqa: S...`"
