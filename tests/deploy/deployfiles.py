@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -112,3 +116,26 @@ def container_env(stage: Stage, compose_service: dict[str, Any]) -> dict[str, st
     env.update(env_file(REPO / "compose" / "ivr.env.example"))
     env.update({str(k): str(v) for k, v in compose_service.get("environment", {}).items()})
     return env
+
+
+def readyz(url: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def require_ready(url: str, timeout: float = 120) -> dict[str, Any]:
+    """Wait for `/readyz` 200 (the model may still be loading when `/healthz` first answers).
+    Skips when the only thing missing is a model that is not in this checkout yet."""
+    deadline = time.monotonic() + timeout
+    status, body = readyz(url)
+    while status != 200 and time.monotonic() < deadline:
+        problems = body.get("problems", {})
+        if set(problems) == {"model"} and not (REPO / "recognizer/models/default").exists():
+            pytest.skip(f"no model in recognizer/models/default yet: {problems['model']}")
+        time.sleep(0.2)
+        status, body = readyz(url)
+    assert status == 200, body
+    return body

@@ -5,8 +5,8 @@ metrics and the drain on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -17,7 +17,7 @@ import pytest
 
 from ivr.settings import Settings
 from tests.conftest import ServiceProcess, free_port
-from tests.deploy.deployfiles import REPO, Stage, container_env, env_file
+from tests.deploy.deployfiles import REPO, Stage, container_env, env_file, require_ready
 
 # Only where the service listens and which Redis it uses differ from the container.
 LOCAL_ONLY = {"IVR_HOST", "IVR_PORT", "IVR_AUDIOSOCKET_PORT", "IVR_REDIS_URL"}
@@ -29,17 +29,6 @@ def get(url: str) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-
-
-def wait_ready(url: str, timeout: float = 120) -> bytes:
-    """Wait for `/readyz` 200: the model may still be loading when `/healthz` first answers."""
-    deadline = time.monotonic() + timeout
-    status, body = get(f"{url}/readyz")
-    while status != 200 and time.monotonic() < deadline:
-        time.sleep(0.2)
-        status, body = get(f"{url}/readyz")
-    assert status == 200, body
-    return body
 
 
 def start_as_container(
@@ -87,7 +76,7 @@ def test_container_command_serves_health_readiness_and_metrics(
     )
     status, body = get(f"{service.url}/healthz")
     assert status == 200 and b'"ok"' in body
-    assert b'"ready"' in wait_ready(service.url)
+    assert require_ready(service.url) == {"status": "ready"}
     status, body = get(f"{service.url}/metrics")
     assert status == 200
     text = body.decode()
@@ -127,14 +116,17 @@ async def test_sigterm_drains_a_live_stream_and_refuses_a_new_one(
         redis_url,
         IVR_DRAIN_TIMEOUT_S="120",
     )
-    await asyncio.to_thread(wait_ready, service.url)
+    await asyncio.to_thread(require_ready, service.url)
     if not await _has_stream_route(service.url):
         pytest.skip(
             "/v1/stream is not in this build yet (recognizer area); drain is covered "
             "in-process by test_drain.py until it lands"
         )
+    silence = bytes(3200)  # 200 ms of 8 kHz 16-bit silence
     async with aiohttp.ClientSession() as session:
         live = await session.ws_connect(f"{service.url}/v1/stream")
+        await live.send_str(json.dumps({"type": "config", "encoding": "l16", "sample_rate": 8000}))
+        await live.send_bytes(silence)
         service.signal(signal.SIGTERM)
         for _ in range(200):
             async with session.get(f"{service.url}/readyz") as response:
@@ -147,6 +139,14 @@ async def test_sigterm_drains_a_live_stream_and_refuses_a_new_one(
             await session.ws_connect(f"{service.url}/v1/stream")
         assert refused.value.status == 503
         assert service.process.poll() is None, "exited while a stream was in progress"
-        assert not live.closed
-        await live.close()
+
+        # The stream in progress goes on to its end as if nothing happened.
+        await live.send_bytes(silence)
+        await live.send_str(json.dumps({"type": "end"}))
+        replies = [msg async for msg in live]
+        assert live.close_code == aiohttp.WSCloseCode.OK, replies
+        assert not any(
+            msg.type == aiohttp.WSMsgType.TEXT and json.loads(msg.data).get("type") == "error"
+            for msg in replies
+        ), replies
     assert await asyncio.to_thread(service.wait, 60) == 0

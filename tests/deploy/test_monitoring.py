@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tests.conftest import RedisServer, ServiceProcess, free_port
-from tests.deploy.deployfiles import REPO
+from tests.deploy.deployfiles import REPO, require_ready
 
 PROMETHEUS_DIR = REPO / "compose" / "prometheus"
 DASHBOARD = REPO / "compose" / "grafana" / "dashboards" / "ivr.json"
@@ -193,8 +193,10 @@ def test_every_rule_and_dashboard_expression_evaluates(prometheus: Prometheus) -
     assert all(rule["health"] == "ok" for rule in rules), rules
 
 
-def test_healthy_service_is_ready_and_raises_no_alert(prometheus: Prometheus) -> None:
-    # Waits out model loading: the replica turns ready once, then stays so.
+def test_healthy_service_is_ready_and_raises_no_alert(
+    prometheus: Prometheus, service: ServiceProcess
+) -> None:
+    require_ready(service.url)
     prometheus.wait_for('ivr_ready{job="ivr"} == 1', "the replica ready", timeout=120)
     store = prometheus.wait_for('ivr_store_up{job="ivr"}', "ivr_store_up")
     assert store[0]["value"][1] == "1"
@@ -204,9 +206,10 @@ def test_healthy_service_is_ready_and_raises_no_alert(prometheus: Prometheus) ->
 
 
 def test_store_down_alert_expression_fires_when_redis_stops(
-    prometheus: Prometheus, redis_server: RedisServer
+    prometheus: Prometheus, service: ServiceProcess, redis_server: RedisServer
 ) -> None:
     expr = rule_expressions()["rule IvrStoreDown"]
+    require_ready(service.url)
     prometheus.wait_for('ivr_ready{job="ivr"} == 1', "the replica ready", timeout=120)
     redis_server.stop()
     try:
