@@ -42,12 +42,18 @@ async def _serve(settings: Settings, call: StandInCall) -> tuple[asyncio.Task[No
         for _ in range(200):
             try:
                 async with session.get(f"{url}/healthz") as response:
-                    if response.status == 200:
+                    # Signals go to this very process: only once serve_app handles them.
+                    if response.status == 200 and _handles(signal.SIGTERM):
                         return server, url
             except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.05)
+                pass
+            await asyncio.sleep(0.05)
     server.cancel()
     pytest.fail("the service did not start")
+
+
+def _handles(signum: int) -> bool:
+    return signal.getsignal(signum) not in (signal.SIG_DFL, signal.default_int_handler)
 
 
 async def _wait_not_ready(session: aiohttp.ClientSession, url: str) -> dict[str, object]:
