@@ -1,0 +1,216 @@
+"""One recognition stream: audio frames in, `SpeechStarted` / `Partial` / `Final` events out.
+
+The stream decodes its frames to the model rate, lets the endpointer cut utterances, and keeps
+only the audio an utterance may still need (its pre-roll, then the utterance itself). Each
+utterance window goes through the shared batcher as one window from its first sample, exactly
+as an offline transcription of the same audio does (`Recognizer.transcribe` runs this very
+class over the whole file), so a streamed final equals the offline result. Partials re-run the
+growing window every `partial_interval_ms` and are decoded greedily, which is cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from recognizer.audio import AudioFormat, FrameDecoder
+from recognizer.decoding import Hypothesis, Word
+from recognizer.features import MODEL_SAMPLE_RATE
+from recognizer.phrases import Hotword
+from recognizer.vad import (
+    FRAME_SAMPLES,
+    Endpointer,
+    Endpointing,
+    NoInput,
+    SpeechStart,
+    UtteranceEnd,
+)
+
+FloatAudio = npt.NDArray[np.float32]
+#: Audio kept before the current position while nobody speaks (covers start_ms + preroll_ms).
+IDLE_KEEP_S = 1.0
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    utterance: int
+    time_s: float
+
+
+@dataclass(frozen=True)
+class Partial:
+    utterance: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Final:
+    utterance: int
+    text: str
+    confidence: float
+    words: tuple[Word, ...]
+    start_s: float = 0.0
+    end_s: float = 0.0
+    endpoint_s: float = 0.0
+    cut: bool = False
+
+
+@dataclass(frozen=True)
+class NoInputTimeout:
+    time_s: float
+
+
+Event = SpeechStarted | Partial | Final | NoInputTimeout
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    audio_format: AudioFormat
+    hotwords: tuple[Hotword, ...] = ()
+    endpointing: Endpointing = Endpointing()
+    interim: bool = True
+    partial_interval_ms: int = 400
+
+
+FinalFn = Callable[[FloatAudio, tuple[Hotword, ...]], Awaitable[Hypothesis]]
+PartialFn = Callable[[FloatAudio], Awaitable[str]]
+
+
+class RecognitionStream:
+    """Per-call recognition state; `feed` frames in order, then `finish` once."""
+
+    def __init__(
+        self,
+        options: StreamOptions,
+        recognize_final: FinalFn,
+        recognize_partial: PartialFn,
+        on_final_latency: Callable[[float], None] | None = None,
+    ) -> None:
+        self.options = options
+        self._decoder = FrameDecoder(options.audio_format)
+        self._endpointer = Endpointer(options.endpointing)
+        self._final = recognize_final
+        self._partial = recognize_partial
+        self._on_latency = on_final_latency
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._buffer_start = 0  # absolute sample index of _buffer[0]
+        self._position = 0  # absolute samples received (at the model rate)
+        self._utterance = 0
+        self._speech_at: int | None = None
+        self._last_partial_at = 0
+        self._last_partial_text = ""
+        self._finished = False
+
+    async def feed(self, data: bytes) -> list[Event]:
+        """One frame of encoded audio; raises `AudioFormatError` for a frame it cannot decode."""
+        return await self.feed_audio(self._decoder.feed(data))
+
+    async def feed_audio(self, audio: FloatAudio) -> list[Event]:
+        """Audio already at the model rate (what `feed` produces; offline input comes here)."""
+        if self._finished:
+            return []
+        self._buffer = np.concatenate([self._buffer, audio]) if len(self._buffer) else audio
+        self._position += len(audio)
+        events: list[Event] = []
+        for mark in self._endpointer.feed(audio):
+            events.extend(await self._on_mark(mark))
+        if self.options.interim and self._speech_at is not None:
+            interval = self.options.partial_interval_ms * MODEL_SAMPLE_RATE // 1000
+            if self._position - self._last_partial_at >= interval:
+                events.extend(await self._partial_event())
+        self._trim()
+        return events
+
+    async def finish(self) -> list[Event]:
+        """End of audio: flush the resampler and close the utterance in progress."""
+        if self._finished:
+            return []
+        events = await self.feed_audio(self._decoder.flush())
+        self._finished = True
+        for mark in self._endpointer.finish():
+            events.extend(await self._on_mark(mark))
+        return events
+
+    async def _on_mark(self, mark: SpeechStart | UtteranceEnd | NoInput) -> list[Event]:
+        if isinstance(mark, SpeechStart):
+            self._utterance += 1
+            self._speech_at = mark.sample
+            self._last_partial_at = self._position
+            self._last_partial_text = ""
+            return [SpeechStarted(self._utterance, mark.sample / MODEL_SAMPLE_RATE)]
+        if isinstance(mark, NoInput):
+            return [NoInputTimeout(mark.sample / MODEL_SAMPLE_RATE)]
+        self._speech_at = None
+        decided = time.perf_counter()
+        window = self._window(mark.start, mark.end)
+        hypothesis = await self._final(window, self.options.hotwords)
+        if self._on_latency is not None:
+            self._on_latency(time.perf_counter() - decided)
+        offset = mark.start / MODEL_SAMPLE_RATE
+        words = tuple(
+            Word(
+                w.word, round(w.start + offset, 3), round(w.end + offset, 3), round(w.confidence, 4)
+            )
+            for w in hypothesis.words
+        )
+        return [
+            Final(
+                utterance=self._utterance,
+                text=hypothesis.text,
+                confidence=hypothesis.confidence,
+                words=words,
+                start_s=offset,
+                end_s=mark.end / MODEL_SAMPLE_RATE,
+                endpoint_s=self._endpoint_position() / MODEL_SAMPLE_RATE,
+                cut=mark.cut,
+            )
+        ]
+
+    def _endpoint_position(self) -> int:
+        """Where the endpointer decided (its last whole frame), in absolute samples."""
+        return (self._position // FRAME_SAMPLES) * FRAME_SAMPLES
+
+    async def _partial_event(self) -> list[Event]:
+        assert self._speech_at is not None
+        self._last_partial_at = self._position
+        preroll = self.options.endpointing.preroll_ms * MODEL_SAMPLE_RATE // 1000
+        start = max(0, self._speech_at - preroll)
+        start -= start % FRAME_SAMPLES
+        text = await self._partial(self._window(start, self._position))
+        if not text or text == self._last_partial_text:
+            return []
+        self._last_partial_text = text
+        return [Partial(self._utterance, text)]
+
+    def _window(self, start: int, end: int) -> FloatAudio:
+        lo = max(0, start - self._buffer_start)
+        hi = max(lo, end - self._buffer_start)
+        return self._buffer[lo:hi].copy()
+
+    def _trim(self) -> None:
+        if self._speech_at is not None:
+            keep_from = self._speech_at - int(IDLE_KEEP_S * MODEL_SAMPLE_RATE)
+        else:
+            keep_from = self._position - int(IDLE_KEEP_S * MODEL_SAMPLE_RATE)
+        drop = keep_from - self._buffer_start
+        if drop > 0:
+            self._buffer = self._buffer[drop:]
+            self._buffer_start += drop
+
+
+async def drain(stream: RecognitionStream, audio: FloatAudio, step: int = 0) -> list[Event]:
+    """Feed a whole recording (in `step`-sample pieces, or at once) and finish: offline use."""
+    events: list[Event] = []
+    if step <= 0:
+        events.extend(await stream.feed_audio(audio))
+    else:
+        for i in range(0, len(audio), step):
+            events.extend(await stream.feed_audio(audio[i : i + step]))
+            await asyncio.sleep(0)
+    events.extend(await stream.finish())
+    return events
