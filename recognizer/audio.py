@@ -17,7 +17,7 @@ from typing import Literal, get_args
 import numpy as np
 import numpy.typing as npt
 import soundfile
-import soxr  # type: ignore[import-untyped]
+import soxr
 
 from recognizer.errors import AudioFormatError
 from recognizer.features import MODEL_SAMPLE_RATE

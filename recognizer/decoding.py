@@ -104,7 +104,7 @@ class PhraseBoostedLM(AbstractLanguageModel):
 class _PhraseDecoder(BeamSearchDecoderCTC):
     """pyctcdecode's beam search with the word in progress scored in its beam's phrase state."""
 
-    def _get_lm_beams(  # type: ignore[override]
+    def _get_lm_beams(
         self,
         beams: list[Any],
         hotword_scorer: Any,
@@ -199,7 +199,7 @@ class Decoder:
         decoder = self._decoder_for(key)
         opts = self.options
         beams = decoder.decode_beams(
-            log_probs,
+            log_probs.astype(np.float32),
             beam_width=opts.beam_width,
             beam_prune_logp=opts.beam_prune_logp,
             token_min_logp=opts.token_min_logp,

@@ -140,7 +140,9 @@ class TorchScriptEngine:
         use_cuda = options.device in ("auto", "cuda") and torch.cuda.is_available()
         self.device = "cuda" if use_cuda else "cpu"
         try:
-            self._module = torch.jit.load(str(path), map_location=self.device).eval()
+            self._module = torch.jit.load(  # type: ignore[no-untyped-call]
+                str(path), map_location=self.device
+            ).eval()
         except Exception as exc:
             raise ModelError(f"cannot load {path}: {exc}") from None
         self._torch = torch

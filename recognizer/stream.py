@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -72,7 +72,7 @@ Event = SpeechStarted | Partial | Final | NoInputTimeout
 class StreamOptions:
     audio_format: AudioFormat
     hotwords: tuple[Hotword, ...] = ()
-    endpointing: Endpointing = Endpointing()
+    endpointing: Endpointing = field(default_factory=Endpointing)
     interim: bool = True
     partial_interval_ms: int = 400
 

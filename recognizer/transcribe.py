@@ -9,7 +9,7 @@ import asyncio
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -33,12 +33,12 @@ FloatAudio = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class RecognizerOptions:
-    engine: EngineOptions = EngineOptions()
+    engine: EngineOptions = field(default_factory=EngineOptions)
     beam_width: int = 24
     decode_workers: int = 2
     batch_max_size: int = 16
     batch_max_wait_ms: float = 8.0
-    endpointing: Endpointing = Endpointing()
+    endpointing: Endpointing = field(default_factory=Endpointing)
     partial_interval_ms: int = 400
 
 

@@ -62,7 +62,7 @@ class EnergyDetector:
 
     def is_speech(self, frame: npt.NDArray[np.float32]) -> bool:
         rms = float(np.sqrt(np.mean(np.square(frame, dtype=np.float64)) + 1e-12))
-        return 20 * np.log10(rms) > self.threshold_db
+        return bool(20 * np.log10(rms) > self.threshold_db)
 
 
 @dataclass(frozen=True)
