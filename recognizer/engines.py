@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -140,9 +141,12 @@ class TorchScriptEngine:
         use_cuda = options.device in ("auto", "cuda") and torch.cuda.is_available()
         self.device = "cuda" if use_cuda else "cpu"
         try:
-            self._module = torch.jit.load(  # type: ignore[no-untyped-call]
-                str(path), map_location=self.device
-            ).eval()
+            with warnings.catch_warnings():
+                # torch 2.13 deprecates TorchScript in favour of torch.export; it still loads
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self._module = torch.jit.load(  # type: ignore[no-untyped-call]
+                    str(path), map_location=self.device
+                ).eval()
         except Exception as exc:
             raise ModelError(f"cannot load {path}: {exc}") from None
         self._torch = torch
