@@ -39,6 +39,9 @@ async def _run(
         raise click.UsageError(str(exc)) from None
     try:
         hotwords = hotwords_from_strings(hotword_texts)
+    except RecognizerError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
         recognizer = await Recognizer.open(settings.model_dir, recognizer_options(settings))
     except RecognizerError as exc:
         raise click.ClickException(f"{exc} (IVR_MODEL_DIR={settings.model_dir})") from None

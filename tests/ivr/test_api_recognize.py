@@ -110,9 +110,7 @@ async def test_bad_bodies_get_a_json_error_saying_what_to_send(
     fragment: str,
 ) -> None:
     client = await _ready_client(start_app, make_settings(model_dir=find_model_dir()))
-    response = await client.post(
-        "/v1/recognize", data=data, headers={"Content-Type": content_type}
-    )
+    response = await client.post("/v1/recognize", data=data, headers={"Content-Type": content_type})
     assert response.status == status
     assert fragment in (await response.json())["error"]
 

@@ -12,7 +12,9 @@ from tests.recognizer.conftest import Speak
 from tests.recognizer.speech import TELEPHONE_RATE, l16_bytes, mulaw_frames, with_silence
 
 
-async def _stream_mulaw(recognizer: Recognizer, audio: np.ndarray, **options: object) -> list[Event]:
+async def _stream_mulaw(
+    recognizer: Recognizer, audio: np.ndarray, **options: object
+) -> list[Event]:
     stream = recognizer.open_stream("pcmu", TELEPHONE_RATE, **options)  # type: ignore[arg-type]
     events: list[Event] = []
     for frame in mulaw_frames(audio):
