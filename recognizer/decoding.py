@@ -156,7 +156,7 @@ class Decoder:
             alpha=float(config.get("alpha", 0.5)),
             beta=float(config.get("beta", 1.0)),
             beam_width=beam_width,
-            frame_s=float(config.get("frame_s", hop_s * subsampling)),
+            frame_s=float(config.get("frame_duration_s", hop_s * subsampling)),
         )
         lm_path = require_file(model_dir, LM_FILE)
         unigrams = _read_unigrams(require_file(model_dir, UNIGRAMS_FILE))
