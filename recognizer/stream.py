@@ -46,6 +46,7 @@ class SpeechStarted:
 class Partial:
     utterance: int
     text: str
+    time_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,7 @@ class RecognitionStream:
         if not text or text == self._last_partial_text:
             return []
         self._last_partial_text = text
-        return [Partial(self._utterance, text)]
+        return [Partial(self._utterance, text, self._position / MODEL_SAMPLE_RATE)]
 
     def _window(self, start: int, end: int) -> FloatAudio:
         lo = max(0, start - self._buffer_start)

@@ -31,7 +31,12 @@ def event_json(event: Event) -> dict[str, Any]:
     if isinstance(event, SpeechStarted):
         return {"type": "speech_started", "utterance": event.utterance, "time_s": event.time_s}
     if isinstance(event, Partial):
-        return {"type": "partial", "utterance": event.utterance, "text": event.text}
+        return {
+            "type": "partial",
+            "utterance": event.utterance,
+            "text": event.text,
+            "time_s": event.time_s,
+        }
     if isinstance(event, NoInputTimeout):
         return {"type": "no_input", "time_s": event.time_s}
     assert isinstance(event, Final)
