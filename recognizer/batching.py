@@ -73,6 +73,11 @@ class Batcher:
         self._worker: asyncio.Task[None] | None = None
         self._closed = False
 
+    @property
+    def backlog(self) -> int:
+        """Windows waiting for a forward (not counting the batch running now)."""
+        return self._queue.qsize()
+
     def start(self) -> None:
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._run(), name="batcher")

@@ -78,8 +78,46 @@ class StreamOptions:
     partial_interval_ms: int = 400
 
 
+class AudioBuffer:
+    """The stream's recent audio with absolute sample positions; appends are amortised O(1)
+    (a 15 s utterance must not be copied on every 20 ms frame)."""
+
+    def __init__(self) -> None:
+        self._data = np.zeros(16000, dtype=np.float32)
+        self._size = 0
+        self.start = 0  # absolute sample index of the first kept sample
+
+    @property
+    def end(self) -> int:
+        return self.start + self._size
+
+    def append(self, audio: FloatAudio) -> None:
+        needed = self._size + len(audio)
+        if needed > len(self._data):
+            grown = np.zeros(max(needed, 2 * len(self._data)), dtype=np.float32)
+            grown[: self._size] = self._data[: self._size]
+            self._data = grown
+        self._data[self._size : needed] = audio
+        self._size = needed
+
+    def window(self, start: int, end: int) -> FloatAudio:
+        lo = min(self._size, max(0, start - self.start))
+        hi = min(self._size, max(lo, end - self.start))
+        return self._data[lo:hi].copy()
+
+    def keep_from(self, position: int) -> None:
+        """Forget samples before `position` (moves the tail to the front when worth it)."""
+        drop = min(self._size, position - self.start)
+        if drop <= 0:
+            return
+        if drop >= self._size // 2 or drop > 8 * 16000:
+            self._data[: self._size - drop] = self._data[drop : self._size]
+            self._size -= drop
+            self.start += drop
+
+
 FinalFn = Callable[[FloatAudio, tuple[Hotword, ...]], Awaitable[Hypothesis]]
-PartialFn = Callable[[FloatAudio], Awaitable[str]]
+PartialFn = Callable[[FloatAudio], Awaitable[str | None]]
 
 
 class RecognitionStream:
@@ -98,8 +136,7 @@ class RecognitionStream:
         self._final = recognize_final
         self._partial = recognize_partial
         self._on_latency = on_final_latency
-        self._buffer = np.zeros(0, dtype=np.float32)
-        self._buffer_start = 0  # absolute sample index of _buffer[0]
+        self._buffer = AudioBuffer()
         self._position = 0  # absolute samples received (at the model rate)
         self._utterance = 0
         self._speech_at: int | None = None
@@ -115,7 +152,7 @@ class RecognitionStream:
         """Audio already at the model rate (what `feed` produces; offline input comes here)."""
         if self._finished:
             return []
-        self._buffer = np.concatenate([self._buffer, audio]) if len(self._buffer) else audio
+        self._buffer.append(audio)
         self._position += len(audio)
         events: list[Event] = []
         for mark in self._endpointer.feed(audio):
@@ -148,7 +185,7 @@ class RecognitionStream:
             return [NoInputTimeout(mark.sample / MODEL_SAMPLE_RATE)]
         self._speech_at = None
         decided = time.perf_counter()
-        window = self._window(mark.start, mark.end)
+        window = self._buffer.window(mark.start, mark.end)
         hypothesis = await self._final(window, self.options.hotwords)
         if self._on_latency is not None:
             self._on_latency(time.perf_counter() - decided)
@@ -182,26 +219,15 @@ class RecognitionStream:
         preroll = self.options.endpointing.preroll_ms * MODEL_SAMPLE_RATE // 1000
         start = max(0, self._speech_at - preroll)
         start -= start % FRAME_SAMPLES
-        text = await self._partial(self._window(start, self._position))
+        text = await self._partial(self._buffer.window(start, self._position))
         if not text or text == self._last_partial_text:
             return []
         self._last_partial_text = text
         return [Partial(self._utterance, text, self._position / MODEL_SAMPLE_RATE)]
 
-    def _window(self, start: int, end: int) -> FloatAudio:
-        lo = max(0, start - self._buffer_start)
-        hi = max(lo, end - self._buffer_start)
-        return self._buffer[lo:hi].copy()
-
     def _trim(self) -> None:
-        if self._speech_at is not None:
-            keep_from = self._speech_at - int(IDLE_KEEP_S * MODEL_SAMPLE_RATE)
-        else:
-            keep_from = self._position - int(IDLE_KEEP_S * MODEL_SAMPLE_RATE)
-        drop = keep_from - self._buffer_start
-        if drop > 0:
-            self._buffer = self._buffer[drop:]
-            self._buffer_start += drop
+        anchor = self._position if self._speech_at is None else self._speech_at
+        self._buffer.keep_from(anchor - int(IDLE_KEEP_S * MODEL_SAMPLE_RATE))
 
 
 async def drain(stream: RecognitionStream, audio: FloatAudio, step: int = 0) -> list[Event]:

@@ -130,7 +130,11 @@ class Recognizer:
             self.metrics.rtf.observe((done - started) * MODEL_SAMPLE_RATE / len(audio))
         return hypothesis
 
-    async def recognize_partial(self, audio: FloatAudio) -> str:
+    async def recognize_partial(self, audio: FloatAudio) -> str | None:
+        """A cheap hypothesis of the utterance so far, or None when the model is busy: under
+        load, partials are skipped so that finals stay fast."""
+        if self.batcher.backlog >= self.options.batch_max_size:
+            return None
         return self.decoder.greedy(await self.log_probs(audio))
 
     def open_stream(
