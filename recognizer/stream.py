@@ -23,7 +23,7 @@ from recognizer.decoding import Hypothesis, Word
 from recognizer.features import MODEL_SAMPLE_RATE
 from recognizer.phrases import Hotword
 from recognizer.vad import (
-    FRAME_SAMPLES,
+    Detector,
     Endpointer,
     Endpointing,
     NoInput,
@@ -126,13 +126,14 @@ class RecognitionStream:
     def __init__(
         self,
         options: StreamOptions,
+        detector: Detector,
         recognize_final: FinalFn,
         recognize_partial: PartialFn,
         on_final_latency: Callable[[float], None] | None = None,
     ) -> None:
         self.options = options
         self._decoder = FrameDecoder(options.audio_format)
-        self._endpointer = Endpointer(options.endpointing)
+        self._endpointer = Endpointer(options.endpointing, detector)
         self._final = recognize_final
         self._partial = recognize_partial
         self._on_latency = on_final_latency
@@ -211,14 +212,13 @@ class RecognitionStream:
 
     def _endpoint_position(self) -> int:
         """Where the endpointer decided (its last whole frame), in absolute samples."""
-        return (self._position // FRAME_SAMPLES) * FRAME_SAMPLES
+        return self._endpointer.position
 
     async def _partial_event(self) -> list[Event]:
         assert self._speech_at is not None
         self._last_partial_at = self._position
         preroll = self.options.endpointing.preroll_ms * MODEL_SAMPLE_RATE // 1000
         start = max(0, self._speech_at - preroll)
-        start -= start % FRAME_SAMPLES
         text = await self._partial(self._buffer.window(start, self._position))
         if not text or text == self._last_partial_text:
             return []

@@ -26,7 +26,7 @@ from recognizer.features import HOP, MODEL_SAMPLE_RATE, log_mel
 from recognizer.metrics import RecognizerMetrics
 from recognizer.phrases import Hotword
 from recognizer.stream import Final, RecognitionStream, StreamOptions, drain
-from recognizer.vad import Endpointing
+from recognizer.vad import Endpointing, SileroDetector, SileroModel
 
 FloatAudio = npt.NDArray[np.float32]
 
@@ -70,8 +70,10 @@ class Recognizer:
         decoder: Decoder,
         options: RecognizerOptions,
         metrics: RecognizerMetrics,
+        vad: SileroModel,
     ) -> None:
         self.engine = engine
+        self.vad = vad
         self.decoder = decoder
         self.options = options
         self.metrics = metrics
@@ -98,7 +100,8 @@ class Recognizer:
         loop = asyncio.get_running_loop()
         engine = await loop.run_in_executor(None, open_engine, model_dir, options.engine)
         decoder = await loop.run_in_executor(None, Decoder, model_dir, options.beam_width)
-        recognizer = cls(engine, decoder, options, RecognizerMetrics(registry))
+        vad = await loop.run_in_executor(None, SileroModel)
+        recognizer = cls(engine, decoder, options, RecognizerMetrics(registry), vad)
         recognizer.batcher.start()
         return recognizer
 
@@ -155,6 +158,7 @@ class Recognizer:
         )
         return RecognitionStream(
             options,
+            SileroDetector(self.vad),
             self.recognize_final,
             self.recognize_partial,
             self.metrics.final_latency.observe,

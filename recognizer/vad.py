@@ -4,23 +4,30 @@ A voice-activity detector labels fixed frames counted from the first sample of t
 same audio gives the same decisions however the network cut it into packets; a small state
 machine turns those labels into `SpeechStart`, `UtteranceEnd` and `NoInput` marks.
 
-The detector is webrtcvad (GMM, about 10 us per 20 ms frame): `bench/vad.py` compares it with
-the model-free energy gate on noisy telephone audio.
+The detector is Silero VAD (a small neural network, run by ONNX Runtime from the `.onnx` file
+shipped in `recognizer/models/vad/`; about 70 us per 32 ms window). `bench/vad.py` measured it
+against webrtcvad on telephone audio with noise: at 10 dB SNR webrtcvad calls 43-100 % of the
+silence speech (so utterances never end), Silero 7 % while keeping 94 % of the speech.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 import webrtcvad
 
+from recognizer.errors import ModelError
 from recognizer.features import MODEL_SAMPLE_RATE
 
 FRAME_MS = 20
 FRAME_SAMPLES = MODEL_SAMPLE_RATE * FRAME_MS // 1000
+SILERO_FILE = Path(__file__).resolve().parent / "models" / "vad" / "silero_vad.onnx"
+SILERO_WINDOW = 512
+SILERO_CONTEXT = 64
 
 
 @dataclass(frozen=True)
@@ -33,19 +40,70 @@ class Endpointing:
     start_ms: int = 100
     preroll_ms: int = 300
     tail_ms: int = 200
-    aggressiveness: int = 3
 
     def override(self, **values: int | None) -> Endpointing:
         return replace(self, **{k: v for k, v in values.items() if v is not None})
 
 
 class Detector(Protocol):
-    """Says whether one `FRAME_SAMPLES` frame of 16 kHz float audio holds speech."""
+    """Says whether one frame of `frame_samples` 16 kHz float samples holds speech; may keep
+    state between consecutive frames of one stream."""
+
+    frame_samples: int
 
     def is_speech(self, frame: npt.NDArray[np.float32]) -> bool: ...
 
 
+class SileroModel:
+    """The shared Silero VAD session (thread-safe); each stream keeps its own state."""
+
+    def __init__(self, path: Path = SILERO_FILE) -> None:
+        import onnxruntime as ort
+
+        if not path.is_file():
+            raise ModelError(f"the VAD model {path} is missing: reinstall the package")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._rate = np.array(MODEL_SAMPLE_RATE, dtype=np.int64)
+
+    def probability(
+        self, window: npt.NDArray[np.float32], state: npt.NDArray[np.float32]
+    ) -> tuple[float, npt.NDArray[np.float32]]:
+        out, new_state = self._session.run(
+            None, {"input": window[None], "state": state, "sr": self._rate}
+        )
+        return float(out[0, 0]), np.asarray(new_state, dtype=np.float32)
+
+
+class SileroDetector:
+    """Silero's speech probability with its usual hysteresis: speech starts above
+    `threshold` and continues while above `threshold - 0.15`."""
+
+    frame_samples = SILERO_WINDOW
+
+    def __init__(self, model: SileroModel, threshold: float = 0.5) -> None:
+        self._model = model
+        self.threshold = threshold
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context = np.zeros(SILERO_CONTEXT, dtype=np.float32)
+        self._speaking = False
+
+    def is_speech(self, frame: npt.NDArray[np.float32]) -> bool:
+        window = np.concatenate([self._context, frame]).astype(np.float32)
+        self._context = window[-SILERO_CONTEXT:]
+        probability, self._state = self._model.probability(window, self._state)
+        limit = self.threshold - 0.15 if self._speaking else self.threshold
+        self._speaking = probability > limit
+        return self._speaking
+
+
 class WebrtcDetector:
+    frame_samples = FRAME_SAMPLES
+
     def __init__(self, aggressiveness: int = 3) -> None:
         self._vad = webrtcvad.Vad(aggressiveness)
 
@@ -56,6 +114,8 @@ class WebrtcDetector:
 
 class EnergyDetector:
     """A frame is speech when its level is above `threshold_db` dBFS (the baseline in the bench)."""
+
+    frame_samples = FRAME_SAMPLES
 
     def __init__(self, threshold_db: float = -40.0) -> None:
         self.threshold_db = threshold_db
@@ -94,9 +154,11 @@ Mark = SpeechStart | UtteranceEnd | NoInput
 class Endpointer:
     """Feed 16 kHz audio in any pieces; get marks with absolute sample positions."""
 
-    def __init__(self, config: Endpointing, detector: Detector | None = None) -> None:
+    def __init__(self, config: Endpointing, detector: Detector) -> None:
         self.config = config
-        self._detector = detector or WebrtcDetector(config.aggressiveness)
+        self._detector = detector
+        self.frame_samples = detector.frame_samples
+        self._frame_ms = detector.frame_samples * 1000 / MODEL_SAMPLE_RATE
         self._pending = np.zeros(0, dtype=np.float32)
         self._frame = 0  # index of the next frame to classify
         self._voiced_run = 0
@@ -111,14 +173,14 @@ class Endpointer:
 
     def feed(self, audio: npt.NDArray[np.float32]) -> list[Mark]:
         pending = np.concatenate([self._pending, audio]) if len(self._pending) else audio
-        n = len(pending) // FRAME_SAMPLES
+        size = self.frame_samples
+        n = len(pending) // size
         marks: list[Mark] = []
         for i in range(n):
-            frame = pending[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES]
-            mark = self._step(self._detector.is_speech(frame))
+            mark = self._step(self._detector.is_speech(pending[i * size : (i + 1) * size]))
             if mark is not None:
                 marks.append(mark)
-        self._pending = pending[n * FRAME_SAMPLES :].copy()
+        self._pending = pending[n * size :].copy()
         return marks
 
     def finish(self) -> list[Mark]:
@@ -127,8 +189,13 @@ class Endpointer:
             return []
         return [self._end(cut=False)]
 
+    @property
+    def position(self) -> int:
+        """The end of the last classified frame, in samples: where decisions are made."""
+        return self._frame * self.frame_samples
+
     def _frames(self, ms: int) -> int:
-        return max(1, ms // FRAME_MS)
+        return max(1, round(ms / self._frame_ms))
 
     def _step(self, voiced: bool) -> Mark | None:
         frame = self._frame
@@ -139,12 +206,12 @@ class Endpointer:
             if self._voiced_run >= self._frames(cfg.start_ms):
                 self._speech_start = frame + 1 - self._voiced_run
                 self._last_voiced = frame
-                return SpeechStart(self._speech_start * FRAME_SAMPLES)
+                return SpeechStart(self._speech_start * self.frame_samples)
             if not self._no_input_sent and frame + 1 - self._idle_since >= self._frames(
                 cfg.no_input_ms
             ):
                 self._no_input_sent = True
-                return NoInput((frame + 1) * FRAME_SAMPLES)
+                return NoInput((frame + 1) * self.frame_samples)
             return None
         if voiced:
             self._last_voiced = frame
@@ -157,14 +224,11 @@ class Endpointer:
     def _end(self, cut: bool) -> UtteranceEnd:
         assert self._speech_start is not None
         cfg = self.config
-        start = max(0, self._speech_start - self._frames(cfg.preroll_ms)) * FRAME_SAMPLES
-        end_frame = (
-            self._frame
-            if cut
-            else min(self._frame, self._last_voiced + 1 + cfg.tail_ms // FRAME_MS)
-        )
+        start = max(0, self._speech_start - self._frames(cfg.preroll_ms)) * self.frame_samples
+        tail = self._frames(cfg.tail_ms)
+        end_frame = self._frame if cut else min(self._frame, self._last_voiced + 1 + tail)
         self._speech_start = None
         self._voiced_run = 0
         self._idle_since = self._frame
         self._no_input_sent = False
-        return UtteranceEnd(start=start, end=end_frame * FRAME_SAMPLES, cut=cut)
+        return UtteranceEnd(start=start, end=end_frame * self.frame_samples, cut=cut)

@@ -71,7 +71,7 @@ async def test_no_partials_when_interim_results_are_off(
     assert isinstance(events[-1], Final)
 
 
-async def test_l16_at_16_khz_gives_the_same_transcript_as_mulaw_at_8_khz(
+async def test_l16_at_16_khz_and_mulaw_at_8_khz_are_both_understood(
     recognizer: Recognizer, speak: Speak
 ) -> None:
     import soxr
@@ -87,7 +87,8 @@ async def test_l16_at_16_khz_gives_the_same_transcript_as_mulaw_at_8_khz(
     events.extend(await stream.finish())
     l16 = [e for e in events if isinstance(e, Final)]
     assert len(l16) == len(mulaw) == 1
-    assert l16[0].text.split()[-1:] == mulaw[0].text.split()[-1:]
+    assert abs(l16[0].start_s - mulaw[0].start_s) <= 0.1
+    assert "agent" in l16[0].text.split() and "agent" in mulaw[0].text.split()
 
 
 async def test_an_odd_l16_frame_is_an_error_for_that_stream(recognizer: Recognizer) -> None:

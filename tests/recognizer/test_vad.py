@@ -14,8 +14,12 @@ from recognizer.vad import (
     Mark,
     NoInput,
     SpeechStart,
+    SileroDetector,
+    SileroModel,
     UtteranceEnd,
+    WebrtcDetector,
 )
+from tests.recognizer.conftest import Speak
 
 RATE = 16000
 
@@ -87,7 +91,7 @@ def test_marks_do_not_depend_on_how_the_audio_was_cut(step: int) -> None:
 
 def test_webrtc_detector_finds_the_voiced_buzz() -> None:
     audio = _signal(("silence", 0.5), ("speech", 1.0), ("silence", 1.0))
-    marks = _run(Endpointer(Endpointing(end_silence_ms=500)), audio, 320)
+    marks = _run(Endpointer(Endpointing(end_silence_ms=500), WebrtcDetector()), audio, 320)
     assert [type(m) for m in marks] == [SpeechStart, UtteranceEnd]
 
 
@@ -95,3 +99,25 @@ def test_overrides_replace_only_the_given_limits() -> None:
     base = Endpointing(end_silence_ms=700, no_input_ms=5000)
     changed = base.override(end_silence_ms=300, no_input_ms=None)
     assert changed.end_silence_ms == 300 and changed.no_input_ms == 5000
+
+
+def test_silero_finds_each_spoken_utterance_in_telephone_audio(speak: Speak) -> None:
+    import soxr
+
+    from tests.recognizer.speech import TELEPHONE_RATE, with_silence
+
+    narrow = np.concatenate(
+        [with_silence(speak("i lost my card")), with_silence(speak("billing please"), 0.2, 1.0)]
+    )
+    audio = soxr.resample(narrow, TELEPHONE_RATE, RATE).astype(np.float32)
+    endpointer = Endpointer(Endpointing(end_silence_ms=500), SileroDetector(SileroModel()))
+    marks = _run(endpointer, audio, 320)
+    assert [type(m) for m in marks] == [SpeechStart, UtteranceEnd] * 2
+
+
+def test_silero_stays_quiet_on_line_noise() -> None:
+    rng = np.random.default_rng(3)
+    noise = (0.01 * rng.standard_normal(3 * RATE)).astype(np.float32)
+    endpointer = Endpointer(Endpointing(no_input_ms=2000), SileroDetector(SileroModel()))
+    marks = _run(endpointer, noise, 320)
+    assert [type(m) for m in marks] == [NoInput]
