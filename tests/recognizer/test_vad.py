@@ -13,9 +13,9 @@ from recognizer.vad import (
     EnergyDetector,
     Mark,
     NoInput,
-    SpeechStart,
     SileroDetector,
     SileroModel,
+    SpeechStart,
     UtteranceEnd,
     WebrtcDetector,
 )
