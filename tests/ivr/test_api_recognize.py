@@ -153,3 +153,24 @@ async def test_readiness_passes_the_model_check_once_loaded(
     client = await _ready_client(start_app, make_settings(model_dir=find_model_dir()))
     response = await client.get("/readyz")
     assert "model" not in (await response.json()).get("problems", {})
+
+
+async def test_recognition_metrics_appear_on_the_app_registry(
+    start_app: StartApp, make_settings: Callable[..., Settings], phrase_audio: np.ndarray
+) -> None:
+    client = await _ready_client(start_app, make_settings(model_dir=find_model_dir()))
+    await client.post(
+        "/v1/recognize", data=_wav(phrase_audio), headers={"Content-Type": "audio/wav"}
+    )
+    text = await (await client.get("/metrics")).text()
+    for name in (
+        "ivr_recognizer_batch_size_windows_count",
+        "ivr_recognizer_queue_wait_seconds_count",
+        "ivr_recognizer_inference_seconds_count",
+        "ivr_recognizer_decode_seconds_count",
+        "ivr_recognizer_real_time_factor_ratio_count",
+        "ivr_recognizer_final_latency_seconds_count",
+    ):
+        line = next(line for line in text.splitlines() if line.startswith(name))
+        assert float(line.split()[-1]) >= 1, line
+    assert "ivr_recognizer_active_streams 0.0" in text
