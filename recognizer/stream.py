@@ -144,6 +144,7 @@ class RecognitionStream:
         self._last_partial_at = 0
         self._last_partial_text = ""
         self._finished = False
+        self._speculation: tuple[tuple[int, int], asyncio.Future[Hypothesis]] | None = None
 
     async def feed(self, data: bytes) -> list[Event]:
         """One frame of encoded audio; raises `AudioFormatError` for a frame it cannot decode."""
@@ -158,12 +159,47 @@ class RecognitionStream:
         events: list[Event] = []
         for mark in self._endpointer.feed(audio):
             events.extend(await self._on_mark(mark))
+        self._speculate()
         if self.options.interim and self._speech_at is not None:
             interval = self.options.partial_interval_ms * MODEL_SAMPLE_RATE // 1000
             if self._position - self._last_partial_at >= interval:
                 events.extend(await self._partial_event())
         self._trim()
         return events
+
+    def _speculate(self) -> None:
+        """Start computing the final while the trailing silence runs out; the window is the
+        one the end mark will name, so the result is the same, only earlier."""
+        guess = self._endpointer.provisional_end()
+        if guess is None:
+            return
+        key = (guess.start, guess.end)
+        if self._speculation is not None and self._speculation[0] == key:
+            return
+        self._drop_speculation()
+        window = self._buffer.window(guess.start, guess.end)
+        task = asyncio.ensure_future(self._final(window, self.options.hotwords))
+        self._speculation = (key, task)
+
+    def _drop_speculation(self) -> None:
+        if self._speculation is not None:
+            task = self._speculation[1]
+            task.cancel()
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._speculation = None
+
+    async def _final_for(self, mark: UtteranceEnd) -> Hypothesis:
+        if self._speculation is not None and self._speculation[0] == (mark.start, mark.end):
+            task = self._speculation[1]
+            self._speculation = None
+            return await task
+        self._drop_speculation()
+        return await self._final(self._buffer.window(mark.start, mark.end), self.options.hotwords)
+
+    def close(self) -> None:
+        """Stop work started ahead for a caller who hung up."""
+        self._drop_speculation()
+        self._finished = True
 
     async def finish(self) -> list[Event]:
         """End of audio: flush the resampler and close the utterance in progress."""
@@ -186,8 +222,7 @@ class RecognitionStream:
             return [NoInputTimeout(mark.sample / MODEL_SAMPLE_RATE)]
         self._speech_at = None
         decided = time.perf_counter()
-        window = self._buffer.window(mark.start, mark.end)
-        hypothesis = await self._final(window, self.options.hotwords)
+        hypothesis = await self._final_for(mark)
         if self._on_latency is not None:
             self._on_latency(time.perf_counter() - decided)
         offset = mark.start / MODEL_SAMPLE_RATE

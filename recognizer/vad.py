@@ -26,6 +26,9 @@ from recognizer.features import MODEL_SAMPLE_RATE
 FRAME_MS = 20
 FRAME_SAMPLES = MODEL_SAMPLE_RATE * FRAME_MS // 1000
 SILERO_FILE = Path(__file__).resolve().parent / "models" / "vad" / "silero_vad.onnx"
+#: The final is computed this long before the trailing silence runs out (speculatively: the
+#: utterance's window is fixed once `tail_ms` of silence has passed), to hide its latency.
+SPECULATE_LEAD_MS = 300
 SILERO_WINDOW = 512
 SILERO_CONTEXT = 64
 
@@ -221,14 +224,30 @@ class Endpointer:
             return self._end(cut=True)
         return None
 
-    def _end(self, cut: bool) -> UtteranceEnd:
+    def provisional_end(self) -> UtteranceEnd | None:
+        """The utterance as it will end if the caller stays silent, once that is settled and
+        the end is near (`SPECULATE_LEAD_MS`), so its final can be computed ahead."""
+        if self._speech_start is None:
+            return None
+        cfg = self.config
+        end_wait = self._frames(cfg.end_silence_ms)
+        wait = max(self._frames(cfg.tail_ms), end_wait - self._frames(SPECULATE_LEAD_MS))
+        if wait >= end_wait or self._frame - 1 - self._last_voiced < wait:
+            return None
+        return self._bounds(cut=False)
+
+    def _bounds(self, cut: bool) -> UtteranceEnd:
         assert self._speech_start is not None
         cfg = self.config
         start = max(0, self._speech_start - self._frames(cfg.preroll_ms)) * self.frame_samples
         tail = self._frames(cfg.tail_ms)
         end_frame = self._frame if cut else min(self._frame, self._last_voiced + 1 + tail)
+        return UtteranceEnd(start=start, end=end_frame * self.frame_samples, cut=cut)
+
+    def _end(self, cut: bool) -> UtteranceEnd:
+        bounds = self._bounds(cut)
         self._speech_start = None
         self._voiced_run = 0
         self._idle_since = self._frame
         self._no_input_sent = False
-        return UtteranceEnd(start=start, end=end_frame * self.frame_samples, cut=cut)
+        return bounds

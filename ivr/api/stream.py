@@ -102,6 +102,13 @@ async def _send(ws: web.WebSocketResponse, events: list[Event]) -> None:
 
 
 async def _serve(ws: web.WebSocketResponse, stream: RecognitionStream) -> None:
+    try:
+        await _pump(ws, stream)
+    finally:
+        stream.close()
+
+
+async def _pump(ws: web.WebSocketResponse, stream: RecognitionStream) -> None:
     async for msg in ws:
         if msg.type == WSMsgType.BINARY:
             await _send(ws, await stream.feed(msg.data))
