@@ -8,7 +8,7 @@ so each behaviour is shown on acoustics whose ambiguity the test controls.
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -21,7 +21,7 @@ VOCAB = ["i", "a", "want", "the", "premier", "league", "card", "yard", "corners"
 
 
 @pytest.fixture(scope="module")
-def decoder(tmp_path_factory: pytest.TempPathFactory) -> Decoder:
+def decoder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Decoder]:
     folder = tmp_path_factory.mktemp("tiny-model")
     (folder / "labels.json").write_text(json.dumps(LABELS))
     (folder / "config.json").write_text(json.dumps({"alpha": 0.5, "beta": 1.0}))
