@@ -178,7 +178,10 @@ class Recognizer:
         stream = self.open_stream(
             "l16", MODEL_SAMPLE_RATE, hotwords, endpointing=endpointing, interim=False
         )
-        finals = [e for e in await drain(stream, samples) if isinstance(e, Final)]
+        # one-second pieces: the endpointer's decisions do not depend on the cut, and the event
+        # loop gets a turn between pieces of a long recording
+        events = await drain(stream, samples, step=MODEL_SAMPLE_RATE)
+        finals = [e for e in events if isinstance(e, Final)]
         finals = [f for f in finals if f.text]
         words = tuple(w for f in finals for w in f.words)
         confidence = float(np.mean([w.confidence for w in words])) if words else 0.0
