@@ -100,3 +100,17 @@ async def test_an_odd_l16_frame_is_an_error_for_that_stream(recognizer: Recogniz
 def test_unknown_encodings_are_refused_when_the_stream_opens(recognizer: Recognizer) -> None:
     with pytest.raises(AudioFormatError, match="unknown audio encoding"):
         recognizer.open_stream("g729", 8000)
+
+
+def test_the_audio_buffer_keeps_absolute_positions_across_trims() -> None:
+    from recognizer.stream import AudioBuffer
+
+    buffer = AudioBuffer()
+    signal = np.arange(100_000, dtype=np.float32)
+    for i in range(0, len(signal), 320):
+        buffer.append(signal[i : i + 320])
+        buffer.keep_from(i - 20_000)
+    assert buffer.end == len(signal)
+    assert buffer.start > 0
+    np.testing.assert_array_equal(buffer.window(90_000, 90_010), signal[90_000:90_010])
+    assert len(buffer.window(0, 10)) == 0  # forgotten audio is gone, not garbage
