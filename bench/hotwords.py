@@ -1,12 +1,12 @@
 """Hot-word benchmark: invented names in sentences, recall with and without boosts, and false
 insertions of the boosted names into utterances that do not contain them.
 
-Names (companies, products, people that no LM has seen) are spoken inside IVR sentences by
-voices the model was not trained on where possible (flite's kal/awb/rms/slt and espeak-ng
-variants), band-limited to 8 kHz telephone audio. Every utterance is decoded with the whole
-list boosted, as a tenant's list would be.
+Names (companies, products, people that no LM has seen) are spoken inside IVR sentences by the
+voices the model engineer holds out of training (flite awb, MBROLA us3, SVOX Pico en-GB,
+festival don_diphone, espeak-ng en-gb-scotland), through an 8 kHz mu-law telephone channel.
+Every utterance is decoded with the whole list boosted, as a tenant's list would be.
 
-    python -m bench.hotwords [--boost 10] [--voices flite:kal,espeak:en-us+m3]
+    python -m bench.hotwords [--boost 10] [--voices flite:awb,mbrola:mb-us3]
 
 Targets (issue #6): recall >= 90 % with boosts; false insertions <= 1 % of utterances.
 """
@@ -21,10 +21,17 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import soxr
 
 from ivr.api.service import recognizer_options
 from ivr.settings import load_settings
-from recognizer.audio import load_audio
+from recognizer.audio import (
+    decode_bytes,
+    encode_mulaw,
+    load_audio,
+    resample_to_model_rate,
+    to_int16,
+)
 from recognizer.phrases import Hotword
 from recognizer.transcribe import Recognizer
 
@@ -63,19 +70,30 @@ PLAIN = [
     "cancel my order please",
     "what time does the store close tonight",
 ]
-DEFAULT_VOICES = "flite:kal,flite:awb,espeak:en-us+m3,espeak:en-gb+f2"
+DEFAULT_VOICES = "flite:awb,mbrola:mb-us3,pico:en-GB,festival:don_diphone,espeak:en-gb-scotland"
 
 
 def synthesize(text: str, voice: str, path: Path) -> np.ndarray:
+    """Speech by `engine:voice`, through a mu-law telephone channel, at 16 kHz."""
     engine, name = voice.split(":", 1)
     if engine == "flite":
         cmd = ["flite", "-voice", name, "-t", text, "-o", str(path)]
-    else:
+    elif engine == "pico":
+        cmd = ["pico2wave", "-l", name, "-w", str(path), text]
+    elif engine == "festival":
+        script = path.with_suffix(".txt")
+        script.write_text(text)
+        cmd = ["text2wave", "-eval", f"(voice_{name})", "-o", str(path), str(script)]
+    else:  # espeak-ng, MBROLA voices included
         cmd = ["espeak-ng", "-v", name, "-w", str(path), text]
     subprocess.run(cmd, check=True, capture_output=True)
-    audio = load_audio(path)
-    silence = np.zeros(8000, dtype=np.float32)
-    return np.concatenate([silence, 0.7 * audio / max(1e-3, float(np.abs(audio).max())), silence])
+    audio = soxr.resample(load_audio(path), 16000, 8000)
+    audio = 0.7 * audio / max(1e-3, float(np.abs(audio).max()))
+    rng = np.random.default_rng(len(audio))
+    silence = 0.001 * rng.standard_normal(6000)
+    line = np.concatenate([silence, audio, silence]).astype(np.float32)
+    coded = decode_bytes(encode_mulaw(to_int16(line)), "pcmu")
+    return resample_to_model_rate(coded, 8000)
 
 
 def contains(text: str, phrase: str) -> bool:
@@ -135,7 +153,7 @@ def main() -> None:
     parser.add_argument("--voices", default=DEFAULT_VOICES)
     parser.add_argument("--show", action="store_true", help="print every transcript")
     args = parser.parse_args()
-    for tool in ("flite", "espeak-ng"):
+    for tool in ("flite", "espeak-ng", "pico2wave", "text2wave"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed to synthesize the test sentences")
     asyncio.run(run(args.boost, args.voices.split(","), args.show))
