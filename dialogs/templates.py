@@ -1,0 +1,126 @@
+"""Prompt templates and transition conditions: Jinja2 in its sandbox, over the call's values.
+
+A template sees `slots.<name>`, `vars.<name>`, `call.<field>`, `intent` and `attempt`, nothing
+else: no attribute of Python objects, no file, no import. The validator asks this module which
+names a template reads, to catch a variable that can never exist before a call does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+CALL_FIELDS = frozenset(
+    {"call_id", "tenant", "caller", "called", "locale", "hour", "minute", "weekday", "date"}
+)
+ROOTS = frozenset({"slots", "vars", "call", "intent", "attempt"})
+MAX_TEMPLATE_CHARS = 4000
+MAX_OUTPUT_CHARS = 2000
+
+
+def spell_digits(value: object) -> str:
+    """`1234` -> `1 2 3 4`: read back a number digit by digit."""
+    return " ".join(str(value))
+
+
+def last_digits(value: object, keep: int = 4) -> str:
+    text = str(value)
+    return text[-keep:] if len(text) > keep else text
+
+
+@lru_cache(maxsize=1)
+def environment() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+    env.filters["digits"] = spell_digits
+    env.filters["last"] = last_digits
+    return env
+
+
+class TemplateProblem(ValueError):
+    """A template that does not compile; the message says where in it."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A name a template reads: `slots.account` is Reference("slots", "account")."""
+
+    root: str
+    name: str | None
+
+
+def _parse(source: str) -> nodes.Template:
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise TemplateProblem(f"template longer than {MAX_TEMPLATE_CHARS} characters")
+    try:
+        return environment().parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(f"template syntax: {exc.message}") from None
+
+
+def _parse_expression(source: str) -> nodes.Template:
+    check(source, expression=True)
+    return _parse("{{ (" + source + ") }}")
+
+
+def references(source: str, *, expression: bool = False) -> list[Reference]:
+    """Names read by a template (or a condition when `expression`), in order of appearance."""
+    tree = _parse_expression(source) if expression else _parse(source)
+    found: list[Reference] = []
+    assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    attribute_roots: set[int] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if isinstance(target, nodes.Name) and target.ctx == "load":
+            attribute_roots.add(id(target))
+            name: str | None = None
+            if isinstance(node, nodes.Getattr):
+                name = node.attr
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                name = node.arg.value
+            found.append(Reference(target.name, name))
+    for node in tree.find_all(nodes.Name):
+        if node.ctx == "load" and id(node) not in attribute_roots and node.name not in assigned:
+            found.append(Reference(node.name, None))
+    return found
+
+
+@lru_cache(maxsize=2048)
+def _compiled(source: str) -> Any:
+    return environment().from_string(source)
+
+
+@lru_cache(maxsize=1024)
+def _compiled_expression(source: str) -> Any:
+    return environment().compile_expression(source)
+
+
+def render(source: str, namespace: Mapping[str, Any]) -> str:
+    """Fill a prompt template; output is cut at a bound so a template cannot flood TTS."""
+    if "{" not in source:
+        return source
+    text = str(_compiled(source).render(**namespace))
+    return text[:MAX_OUTPUT_CHARS]
+
+
+def evaluate(expression: str, namespace: Mapping[str, Any]) -> bool:
+    """Evaluate a `when:` condition; errors (comparing text with a number, ...) count as false."""
+    try:
+        return bool(_compiled_expression(expression)(**namespace))
+    except Exception:  # a condition that cannot be evaluated is not true; the engine logs it
+        return False
+
+
+def check(source: str, *, expression: bool = False) -> None:
+    """Raise `TemplateProblem` if the template or condition does not compile."""
+    if expression:
+        try:
+            environment().compile_expression(source)
+        except TemplateSyntaxError as exc:
+            raise TemplateProblem(f"condition syntax: {exc.message}") from None
+    else:
+        _parse(source)
