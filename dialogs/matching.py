@@ -41,8 +41,39 @@ DIGIT_WORDS = {
 }  # fmt: skip
 REPEAT_WORDS = {"double": 2, "triple": 3}
 STOPWORDS = frozenset(
-    "a an the i i'm im to my me please would like want need is it its it's for of on in and "
-    "uh um er can you could with about".split()
+    [
+        "a",
+        "an",
+        "the",
+        "i",
+        "i'm",
+        "im",
+        "to",
+        "my",
+        "me",
+        "please",
+        "would",
+        "like",
+        "want",
+        "need",
+        "is",
+        "it",
+        "its",
+        "it's",
+        "for",
+        "of",
+        "on",
+        "in",
+        "and",
+        "uh",
+        "um",
+        "er",
+        "can",
+        "you",
+        "could",
+        "with",
+        "about",
+    ]
 )
 YES = ("yes", "yeah", "yep", "yup", "correct", "right", "sure", "affirmative", "ok", "okay",
        "that's right", "thats right", "exactly", "true")  # fmt: skip
@@ -50,8 +81,20 @@ NO = ("no", "nope", "wrong", "incorrect", "not", "negative", "nah", "false")
 MONTHS = {
     m: i + 1
     for i, m in enumerate(
-        "january february march april may june july august september october november "
-        "december".split()
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ]
     )
 }
 MONTHS.update({name[:3]: num for name, num in list(MONTHS.items())})

@@ -15,7 +15,7 @@ from pathlib import Path
 from dialogs import templates
 from dialogs.errors import FlowInvalid, Problem
 from dialogs.listening import escalation, prompt_list
-from dialogs.loader import Loc, LoadedFlow, load_flow
+from dialogs.loader import LoadedFlow, Loc, flow_files, load_flow
 from dialogs.schema import (
     LISTENING,
     CollectState,
@@ -25,8 +25,8 @@ from dialogs.schema import (
     HttpState,
     MenuState,
     MessageState,
-    Prompts,
     PromptRef,
+    Prompts,
     ReturnState,
     SubflowState,
     TransferState,
@@ -354,7 +354,7 @@ def validate_paths(paths: list[Path]) -> tuple[dict[str, LoadedFlow], list[Probl
     """Load and check flow files; sub-flows are looked up among the files beside each one."""
     loaded: dict[Path, LoadedFlow] = {}
     problems: list[Problem] = []
-    for path in paths:
+    for path in flow_files(paths):
         try:
             loaded[path] = load_flow(path)
         except FlowInvalid as exc:
