@@ -169,7 +169,10 @@ def parse_flow(text: str, file: str) -> tuple[Flow, LineIndex]:
         seen: set[tuple[int, str]] = set()
         problems = []
         for error in exc.errors():
-            key = (index.line(tuple(error["loc"])), _message(error))
+            loc = tuple(error["loc"])
+            if error["type"] == "union_tag_invalid":
+                loc = (*loc, "type")  # point at the `type:` line, not the state's name
+            key = (index.line(loc), _message(error))
             if key not in seen:
                 seen.add(key)
                 problems.append(Problem(file, key[0], key[1]))
