@@ -127,18 +127,21 @@ def check_graph(c: Checker, graph: dict[str, list[Edge]]) -> None:
     flow = c.flow
     if flow.start not in flow.states:
         c.add(("start",), f"start state {flow.start!r} is not under states:")
+    before = len(c.problems)
     for name, out in graph.items():
         for edge in out:
             if edge.target not in flow.states:
                 c.add(edge.loc, f"state {name!r} goes to {edge.target!r}, which is not a state"
                       + _suggest(edge.target, flow.states))  # fmt: skip
-    for key, loc in (("escalate_to", ("defaults", "escalate_to")),):
-        target = getattr(flow.defaults, key)
-        if target and target not in flow.states:
-            c.add(loc, f"defaults.{key} names {target!r}, which is not a state")
+    target = flow.defaults.escalate_to
+    if target and target not in flow.states:
+        c.add(("defaults", "escalate_to"), f"defaults.escalate_to names {target!r}, which is "
+              "not a state")  # fmt: skip
+    if len(c.problems) > before or flow.start not in flow.states:
+        return  # reachability follows from the targets: fix those first, without the noise
     reached = reachable(graph, [flow.start])
     for name in flow.states:
-        if name not in reached and flow.start in flow.states:
+        if name not in reached:
             c.add(("states", name), f"state {name!r} is unreachable from start {flow.start!r}")
     reverse: dict[str, list[Edge]] = {n: [] for n in flow.states}
     for name, out in graph.items():
