@@ -39,6 +39,11 @@ return 1
 """
 
 
+def as_bytes(value: bytes | str) -> bytes:
+    """Redis values as bytes (the shared client does not decode responses)."""
+    return value if isinstance(value, bytes) else value.encode()
+
+
 def dialog_key(call_id: str) -> str:
     return DIALOG_PREFIX + call_id
 
@@ -78,7 +83,7 @@ class ContextStore:
                 f"no dialog for call {call_id}: never started, finished, erased or expired "
                 "(IVR_CONTEXT_TTL_S)"
             )
-        return CallState.model_validate_json(self.sealer.open(bytes(data), key.encode()))
+        return CallState.model_validate_json(self.sealer.open(as_bytes(data), key.encode()))
 
     async def save(self, state: CallState, expected_turn: int) -> None:
         key = dialog_key(state.call_id)
@@ -113,7 +118,7 @@ class ContextStore:
     async def load_outcome(self, call_id: str) -> bytes | None:
         key = outcome_key(call_id)
         data = await self.redis.get(key)
-        return None if data is None else self.sealer.open(bytes(data), key.encode())
+        return None if data is None else self.sealer.open(as_bytes(data), key.encode())
 
     async def erase(self, call_id: str) -> bool:
         return bool(await self.redis.delete(dialog_key(call_id), outcome_key(call_id)))
@@ -125,7 +130,7 @@ class ContextStore:
 
     async def flow_source(self, name: str, digest: str) -> str | None:
         data = await self.redis.get(f"{FLOW_SOURCE_PREFIX}{name}:{digest}")
-        return None if data is None else bytes(data).decode("utf-8")
+        return None if data is None else as_bytes(data).decode("utf-8")
 
 
 async def sealed_keys(redis: aioredis.Redis) -> AsyncIterator[str]:

@@ -189,7 +189,7 @@ class _Run:
                 turn=self.st.turn,
                 flow=self.st.current_flow,
                 state=self.st.state,
-                event=event,  # type: ignore[arg-type]
+                event=event,
                 result=result,
                 slots=dict(self.st.slots),
                 **fields,

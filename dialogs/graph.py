@@ -98,8 +98,9 @@ def _quote(text: str) -> str:
 
 
 def dot(flow: Flow, name: str = "flow") -> str:
+    end = "doubleoctagon"
     shapes = {"decide": "diamond", "menu": "ellipse", "collect": "ellipse", "http": "box3d",
-              "transfer": "doubleoctagon", "hangup": "doubleoctagon", "return": "doubleoctagon"}  # fmt: skip
+              "transfer": end, "hangup": end, "return": end}  # fmt: skip
     lines = [f"digraph {_quote(name)} {{", "  rankdir=TB;", "  node [fontname=Helvetica];",
              '  "__start" [shape=point];', f"  \"__start\" -> {_quote(flow.start)};"]  # fmt: skip
     for state, node in flow.states.items():

@@ -73,15 +73,17 @@ def references(source: str, *, expression: bool = False) -> list[Reference]:
     found: list[Reference] = []
     assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
     attribute_roots: set[int] = set()
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        target = node.node
+    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        target = access.node  # type: ignore[attr-defined]
         if isinstance(target, nodes.Name) and target.ctx == "load":
             attribute_roots.add(id(target))
             name: str | None = None
-            if isinstance(node, nodes.Getattr):
-                name = node.attr
-            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
-                name = node.arg.value
+            if isinstance(access, nodes.Getattr):
+                name = access.attr
+            elif isinstance(access, nodes.Getitem):
+                key = access.arg
+                if isinstance(key, nodes.Const) and isinstance(key.value, str):
+                    name = key.value
             found.append(Reference(target.name, name))
     for node in tree.find_all(nodes.Name):
         if node.ctx == "load" and id(node) not in attribute_roots and node.name not in assigned:

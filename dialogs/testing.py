@@ -153,7 +153,14 @@ def _spoken(turn: Turn) -> str:
 
 def check_expect(expect: Expect, result: TurnResult, calls: list[str]) -> list[str]:
     """What differs between the turn and the expectation, one message per difference."""
-    turn, state = result.turn, result.state
+    return [
+        *_check_speech(expect, result.turn),
+        *_check_values(expect, result),
+        *_check_actions(expect, result.turn, calls),
+    ]
+
+
+def _check_speech(expect: Expect, turn: Turn) -> list[str]:
     spoken = _spoken(turn)
     out: list[str] = []
     if expect.state is not None and turn.state != expect.state:
@@ -166,6 +173,12 @@ def check_expect(expect: Expect, result: TurnResult, calls: list[str]) -> list[s
     keys = [a.prompt_key for a in turn.actions if isinstance(a, Say)]
     if expect.prompt is not None and expect.prompt not in keys:
         out.append(f"expected recorded prompt {expect.prompt!r}, got {keys}")
+    return out
+
+
+def _check_values(expect: Expect, result: TurnResult) -> list[str]:
+    state = result.state
+    out: list[str] = []
     for name, value in (expect.slots or {}).items():
         if state.slots.get(name) != value:
             out.append(f"expected slot {name}={value!r}, got {state.slots.get(name)!r}")
@@ -174,9 +187,14 @@ def check_expect(expect: Expect, result: TurnResult, calls: list[str]) -> list[s
             out.append(f"expected vars.{name}={value!r}, got {state.vars.get(name)!r}")
     if expect.intent is not None and state.intent != expect.intent:
         out.append(f"expected intent {expect.intent!r}, got {state.intent!r}")
-    rules = [h.rule for h in state.history if h.turn == turn.turn - 1]
+    rules = [h.rule for h in state.history if h.turn == result.turn.turn - 1]
     if expect.rule is not None and expect.rule not in rules:
         out.append(f"expected matching rule {expect.rule!r}, got {rules}")
+    return out
+
+
+def _check_actions(expect: Expect, turn: Turn, calls: list[str]) -> list[str]:
+    out: list[str] = []
     if expect.http is not None and calls != expect.http:
         out.append(f"expected back-end calls {expect.http}, got {calls}")
     transfers = [a.target for a in turn.actions if isinstance(a, Transfer)]
@@ -240,11 +258,14 @@ def _load_script(path: Path) -> tuple[Script, LineIndex]:
         return Script.model_validate(data), lines
     except ValidationError as exc:
         problems = [
-            Problem(str(path), lines.line(tuple(e["loc"])), f"{'.'.join(map(str, e['loc']))}: "
-                    f"{e['msg']}")  # fmt: skip
+            Problem(str(path), lines.line(tuple(e["loc"])), f"{_dotted(e['loc'])}: {e['msg']}")
             for e in exc.errors()
         ]
         raise FlowInvalid(path, problems) from None
+
+
+def _dotted(loc: Any) -> str:
+    return ".".join(str(p) for p in loc)
 
 
 def test_files(paths: list[Path]) -> list[Path]:

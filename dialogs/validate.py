@@ -137,8 +137,13 @@ def check_graph(c: Checker, graph: dict[str, list[Edge]]) -> None:
     if target and target not in flow.states:
         c.add(("defaults", "escalate_to"), f"defaults.escalate_to names {target!r}, which is "
               "not a state")  # fmt: skip
-    if len(c.problems) > before or flow.start not in flow.states:
-        return  # reachability follows from the targets: fix those first, without the noise
+    if len(c.problems) == before and flow.start in flow.states:
+        # Reachability follows from the targets: with one unknown, it would only add noise.
+        check_reachability(c, graph)
+
+
+def check_reachability(c: Checker, graph: dict[str, list[Edge]]) -> None:
+    flow = c.flow
     reached = reachable(graph, [flow.start])
     for name in flow.states:
         if name not in reached:
@@ -170,15 +175,7 @@ def _templates_of(flow: Flow, name: str) -> Iterator[tuple[Loc, str, bool, bool]
     for loc, text in _prompt_sources(flow, say, (*here, "say")):
         yield loc, text, False, False
     if isinstance(node, LISTENING):
-        if node.confirm is not None:
-            for loc, text in _prompt_sources(flow, node.confirm.say, (*here, "confirm", "say")):
-                yield loc, text, False, True
-        for kind in ("no_input", "no_match"):
-            own = getattr(node, kind)
-            if own is not None:
-                for i, prompt in enumerate(own.reprompts):
-                    for loc, text in _prompt_sources(flow, prompt, (*here, kind, "reprompts", i)):
-                        yield loc, text, False, False
+        yield from _listening_templates(flow, name, node)
     if isinstance(node, DecideState):
         for i, case in enumerate(node.cases):
             yield (*here, "cases", i, "when"), case.when, True, False
@@ -186,6 +183,23 @@ def _templates_of(flow: Flow, name: str) -> Iterator[tuple[Loc, str, bool, bool]
         yield (*here, "path"), node.path, False, False
         for key, value in (node.json_body or {}).items():
             yield (*here, "json", key), value, False, False
+
+
+def _listening_templates(
+    flow: Flow, name: str, node: MenuState | CollectState
+) -> Iterator[tuple[Loc, str, bool, bool]]:
+    here: Loc = ("states", name)
+    if node.confirm is not None:
+        for loc, text in _prompt_sources(flow, node.confirm.say, (*here, "confirm", "say")):
+            yield loc, text, False, True
+    for kind in ("no_input", "no_match"):
+        own = getattr(node, kind)
+        where: Loc = (*here, kind, "reprompts")
+        if own is None or not own.reprompts:
+            own, where = getattr(flow.defaults, kind), ("defaults", kind, "reprompts")
+        for i, prompt in enumerate(own.reprompts):
+            for loc, text in _prompt_sources(flow, prompt, (*where, i)):
+                yield loc, text, False, False
 
 
 def _prompt_sources(flow: Flow, prompts: Prompts | None, loc: Loc) -> Iterator[tuple[Loc, str]]:
@@ -245,7 +259,7 @@ def check_references(c: Checker, graph: dict[str, list[Edge]]) -> None:
     flow = c.flow
     slots, saved = _fillable(flow)
     filled_after: dict[str, set[str]] = {}
-    for name, out in graph.items():
+    for out in graph.values():
         for edge in out:
             if edge.fills:
                 filled_after.setdefault(edge.fills, set()).update(reachable(graph, [edge.target]))
@@ -322,10 +336,9 @@ def check_states(c: Checker) -> None:
                   + _suggest(node.slot, flow.slots))  # fmt: skip
         if isinstance(node, HttpState) and node.backend not in flow.backends:
             c.add((*here, "backend"), f"backend {node.backend!r} is not under backends:")
-        if isinstance(node, SubflowState) and c.known_flows is not None:
-            if node.flow not in c.known_flows:
-                c.add((*here, "flow"), f"sub-flow {node.flow!r} is not a flow file beside this "
-                      "one")  # fmt: skip
+        known = c.known_flows
+        if isinstance(node, SubflowState) and known is not None and node.flow not in known:
+            c.add((*here, "flow"), f"sub-flow {node.flow!r} is not a flow file beside this one")
         if isinstance(node, MenuState):
             codes: dict[str, str] = {}
             intents = dict(node.intents)

@@ -9,7 +9,7 @@ import sys
 import click
 import redis.asyncio as aioredis
 
-from dialogs.context import ContextStore, sealed_keys
+from dialogs.context import ContextStore, as_bytes, sealed_keys
 from dialogs.errors import FlowError
 from dialogs.sealing import Sealer, new_key_spec, sealer_from_settings
 from ivr.settings import Settings, SettingsError, load_settings
@@ -44,7 +44,7 @@ async def rotate(redis: aioredis.Redis, sealer: Sealer) -> tuple[int, int]:
             value = await redis.get(key)
         if value is None:
             continue
-        fresh = sealer.reseal(bytes(value), key.encode())
+        fresh = sealer.reseal(as_bytes(value), key.encode())
         if fresh is None:
             current += 1
             continue

@@ -79,8 +79,10 @@ def test_mutated_examples(text: str, rnd: random.Random, edits: int) -> None:
 
 json_values: Any = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=10) | st.sampled_from(WORDS),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.sampled_from(WORDS) | st.text(max_size=6), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(WORDS) | st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=30,
 )
 
@@ -101,10 +103,10 @@ def flows() -> FlowSet:
 
 
 FLOWS = flows()
+SAID = ["yes", "no", "billing", "agent", "one two three four", "five six seven eight", "another",
+        "done", ""]  # fmt: skip
 events = st.one_of(
-    st.builds(Speech, st.sampled_from(["yes", "no", "billing", "agent", "one two three four",
-                                       "five six seven eight", "another", "done", ""]) | st.text(
-                                           max_size=40), st.floats(0, 1)),  # fmt: skip
+    st.builds(Speech, st.sampled_from(SAID) | st.text(max_size=40), st.floats(0, 1)),
     st.builds(Digits, st.from_regex(r"[0-9*#]{1,10}", fullmatch=True)),
     st.just(NoInput()),
 )

@@ -31,8 +31,9 @@ def test_a_minimal_flow_loads() -> None:
 
 def test_unknown_field_is_reported_on_its_line() -> None:
     text = GOOD.replace('    say: "Hi"', '    say: "Hi"\n    sya: "typo"')
-    assert problems(text) == ["f.yaml:7: states.hello.hangup.sya: unknown field (check its "
-                              "spelling and indentation)"]
+    assert problems(text) == [
+        "f.yaml:7: states.hello.hangup.sya: unknown field (check its spelling and indentation)"
+    ]
 
 
 def test_wrong_state_type_names_the_choices() -> None:

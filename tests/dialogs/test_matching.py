@@ -75,8 +75,11 @@ def test_yes_no_refuses_both() -> None:
         (Slot(type="date"), "february thirtieth", None),
         (Slot(type="time"), "three thirty pm", "15:30"),
         (Slot(type="time"), "noon", "12:00"),
-        (Slot(type="choice", choices=(Choice(value="red", synonyms=("crimson",)),)), "crimson",
-         "red"),
+        (
+            Slot(type="choice", choices=(Choice(value="red", synonyms=("crimson",)),)),
+            "crimson",
+            "red",
+        ),
         (Slot(type="text"), "  anything   at all ", "anything at all"),
     ],
 )

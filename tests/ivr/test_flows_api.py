@@ -54,39 +54,55 @@ async def post(client: Any, path: str, body: dict[str, Any], status: int = 200) 
 
 async def bank_call(client: Any, call_id: str = "call-1") -> dict[str, Any]:
     """A whole bank-balance conversation by voice; returns the last turn."""
-    first = await post(client, "/v1/dialogs", {"call_id": call_id, "flow": "bank_balance",
-                                               "caller": CALLER, "tenant": "acme"}, 201)  # fmt: skip
+    body = {"call_id": call_id, "flow": "bank_balance", "caller": CALLER, "tenant": "acme"}
+    first = await post(client, "/v1/dialogs", body, 201)
     assert first["state"] == "ask_account"
     said = "one two three four five six seven eight"
-    turn = await post(client, f"/v1/dialogs/{call_id}/events",
-                      {"turn": first["turn"], "type": "speech", "text": said, "confidence": 0.9})
-    turn = await post(client, f"/v1/dialogs/{call_id}/events",
-                      {"turn": turn["turn"], "type": "speech", "text": "yes that's right"})
+    turn = await post(
+        client,
+        f"/v1/dialogs/{call_id}/events",
+        {"turn": first["turn"], "type": "speech", "text": said, "confidence": 0.9},
+    )
+    turn = await post(
+        client,
+        f"/v1/dialogs/{call_id}/events",
+        {"turn": turn["turn"], "type": "speech", "text": "yes that's right"},
+    )
     assert turn["state"] == "anything_else"
     return dict(turn)
+
+
+def raw(value: Any) -> bytes:
+    assert isinstance(value, bytes)
+    return value
 
 
 async def all_stored_bytes(redis: aioredis.Redis) -> bytes:
     """Every key and value in Redis, whatever its type."""
     out = b""
     async for key in redis.scan_iter(count=1000):
-        out += key
+        out += raw(key)
         kind = await redis.type(key)
         if kind == b"string":
-            out += await redis.get(key) or b""
+            out += raw(await redis.get(key))
         elif kind == b"hash":
             for field, value in (await redis.hgetall(key)).items():
-                out += field + value
+                out += raw(field) + raw(value)
         elif kind == b"list":
-            out += b"".join(await redis.lrange(key, 0, -1))
-        elif kind in (b"set", b"zset"):
-            out += b"".join(await redis.zrange(key, 0, -1) if kind == b"zset"
-                            else await redis.smembers(key))  # fmt: skip
+            out += b"".join(raw(v) for v in await redis.lrange(key, 0, -1))
+        elif kind == b"set":
+            out += b"".join(raw(v) for v in await redis.smembers(key))
+        elif kind == b"zset":
+            out += b"".join(raw(v) for v in await redis.zrange(key, 0, -1))
+        else:
+            raise AssertionError(f"unexpected type {kind!r} of {key!r}")
     return out
 
 
 @pytest.fixture
-def settings_for(make_settings: Callable[..., Settings], bank_flows: Path) -> Callable[..., Settings]:
+def settings_for(
+    make_settings: Callable[..., Settings], bank_flows: Path
+) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values = {"flows_dir": bank_flows, "data_keys": KEY_A, "flows_reload": False}
         values.update(overrides)
@@ -117,8 +133,11 @@ async def test_api_answers_mask_the_sensitive_read_back(
 ) -> None:
     client = await start_app(settings_for())
     first = await post(client, "/v1/dialogs", {"call_id": "c2", "flow": "bank_balance"}, 201)
-    turn = await post(client, "/v1/dialogs/c2/events",
-                      {"turn": first["turn"], "type": "digits", "digits": ACCOUNT})
+    turn = await post(
+        client,
+        "/v1/dialogs/c2/events",
+        {"turn": first["turn"], "type": "digits", "digits": ACCOUNT},
+    )
     said = " ".join(a["text"] for a in turn["actions"] if a["type"] == "say")
     assert said == "I heard ***. Is that right?"
 
@@ -190,14 +209,14 @@ async def test_rotation_keeps_old_records_readable(
     await bank_call(old, "r1")
     await post(old, "/v1/dialogs/r1/finish", {"disposition": "completed"})
     await post(old, "/v1/dialogs", {"call_id": "r2", "flow": "bank_balance"}, 201)
-    assert (await redis_client.get("ivr:outcome:r1")).startswith(b"ivr1:a:")
+    assert raw(await redis_client.get("ivr:outcome:r1")).startswith(b"ivr1:a:")
     rotated = await start_app(settings_for(data_keys=f"{KEY_B},{KEY_A}"))
     service = rotated.app[DIALOGS]
     assert (await service.outcome("r1")) is not None  # old key still reads
     resealed, current = await rotate(redis_client, service.store.sealer)
     assert (resealed, current) == (2, 0)
-    assert (await redis_client.get("ivr:outcome:r1")).startswith(b"ivr1:b:")
-    assert (await redis_client.hget("ivr:dialog:r2", "data")).startswith(b"ivr1:b:")
+    assert raw(await redis_client.get("ivr:outcome:r1")).startswith(b"ivr1:b:")
+    assert raw(await redis_client.hget("ivr:dialog:r2", "data")).startswith(b"ivr1:b:")
     assert await redis_client.ttl("ivr:outcome:r1") > 0
     only_new = await start_app(settings_for(data_keys=KEY_B))
     turn = await post(only_new, "/v1/dialogs/r2/events", {"turn": 1, "type": "no_input"})

@@ -51,11 +51,11 @@ async def test_hot_reload_keeps_calls_on_their_version(
     assert "bank_balance" not in service.registry.errors
     new = await service.start(call_id="new", tenant="t", flow="bank_balance", caller=None,
                               called=None)  # fmt: skip
-    assert new.actions[1].text.startswith("Say or type")  # type: ignore[union-attr]
+    assert new.actions[1].text.startswith("Say or type")
     from dialogs.actions import NoInput
 
     again = await service.handle("old", NoInput(), turn=first.turn)
-    assert again.actions[0].text.startswith("I didn't hear")  # type: ignore[union-attr]
+    assert again.actions[0].text.startswith("I didn't hear")
     reprompt = await service.handle("old", NoInput(), turn=again.turn)
     assert reprompt.state == "ask_account"
     metrics = await (await client.get("/metrics")).text()
