@@ -3,6 +3,7 @@ rest, redaction, retention, erase, stale events and key rotation."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import shutil
 from collections.abc import AsyncIterator, Callable
@@ -237,3 +238,21 @@ async def test_flows_listing(start_app: Any, settings_for: Callable[..., Setting
     client = await start_app(settings_for())
     body = await (await client.get("/v1/flows")).json()
     assert [f["name"] for f in body["flows"]] == ["bank_balance", "customer_service"]
+
+
+async def test_two_replicas_answering_one_turn_only_one_wins(
+    start_app: Any, settings_for: Callable[..., Settings]
+) -> None:
+    one = await start_app(settings_for())
+    two = await start_app(settings_for())
+    first = await post(one, "/v1/dialogs", {"call_id": "race", "flow": "bank_balance"}, 201)
+    body = {"turn": first["turn"], "type": "digits", "digits": ACCOUNT}
+    other = {"turn": first["turn"], "type": "no_input"}
+    answers = await asyncio.gather(
+        one.post("/v1/dialogs/race/events", json=body),
+        two.post("/v1/dialogs/race/events", json=other),
+    )
+    statuses = sorted(r.status for r in answers)
+    assert statuses == [200, 409]
+    state = await one.app[DIALOGS].turn_state("race")
+    assert state.turn == first["turn"] + 1 and len(state.history) == 2
