@@ -7,14 +7,17 @@ names a template reads, to catch a variable that can never exist before a call d
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+log = logging.getLogger(__name__)
 CALL_FIELDS = frozenset(
     {"call_id", "tenant", "caller", "called", "locale", "hour", "minute", "weekday", "date"}
 )
@@ -33,9 +36,33 @@ def last_digits(value: object, keep: int = 4) -> str:
     return text[-keep:] if len(text) > keep else text
 
 
+MAX_REPEAT = 1000
+MAX_EXPONENT = 64
+FORBIDDEN_BLOCKS = (nodes.For, nodes.Macro, nodes.CallBlock, nodes.FilterBlock, nodes.Assign,
+                    nodes.AssignBlock, nodes.Import, nodes.FromImport, nodes.Include,
+                    nodes.Extends)  # fmt: skip
+
+
+class BoundedSandbox(ImmutableSandboxedEnvironment):
+    """Jinja's sandbox, plus bounds on `*` and `**` so `{{ 'a' * 10**9 }}` cannot eat memory."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
+                raise SecurityError(f"exponent above {MAX_EXPONENT}")
+            return left**right
+        for count, other in ((left, right), (right, left)):
+            sized = isinstance(other, (str, list, tuple))
+            if sized and isinstance(count, int) and count * max(len(other), 1) > MAX_REPEAT:
+                raise SecurityError(f"repetition longer than {MAX_REPEAT}")
+        return left * right
+
+
 @lru_cache(maxsize=1)
 def environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+    env = BoundedSandbox(autoescape=False, keep_trailing_newline=False)
     env.filters["digits"] = spell_digits
     env.filters["last"] = last_digits
     return env
@@ -57,9 +84,17 @@ def _parse(source: str) -> nodes.Template:
     if len(source) > MAX_TEMPLATE_CHARS:
         raise TemplateProblem(f"template longer than {MAX_TEMPLATE_CHARS} characters")
     try:
-        return environment().parse(source)
+        tree = environment().parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"template syntax: {exc.message}") from None
+    # Prompts fill in values; loops, macros and assignments have no place in them (and a
+    # loop is the one way a template could keep a turn busy).
+    for block in tree.find_all(FORBIDDEN_BLOCKS):
+        raise TemplateProblem(
+            f"{type(block).__name__.lower()} blocks are not allowed in prompts; use "
+            "{{ value }}, filters and {% if %}"
+        )
+    return tree
 
 
 def _parse_expression(source: str) -> nodes.Template:
@@ -102,10 +137,20 @@ def _compiled_expression(source: str) -> Any:
 
 
 def render(source: str, namespace: Mapping[str, Any]) -> str:
-    """Fill a prompt template; output is cut at a bound so a template cannot flood TTS."""
+    """Fill a prompt template; output is cut at a bound so a template cannot flood TTS.
+
+    A template that fails at run time (a value of the wrong type) says nothing rather than
+    ending the call; the failure is logged with the template, never with the values."""
     if "{" not in source:
         return source
-    text = str(_compiled(source).render(**namespace))
+    try:
+        _parse(source)
+        text = str(_compiled(source).render(**namespace))
+    except Exception as exc:  # one broken prompt must not drop the call
+        log.warning(
+            "prompt template failed", extra={"template": source, "error": type(exc).__name__}
+        )
+        return ""
     return text[:MAX_OUTPUT_CHARS]
 
 
