@@ -8,6 +8,7 @@ started with even after a reload (and another replica can fetch it: see `FlowSou
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from dialogs.schema import Flow
 from dialogs.validate import validate_loaded
 
 log = logging.getLogger(__name__)
+SETTLE_S = 0.3
 
 
 class FlowSet:
@@ -77,6 +79,11 @@ class FlowRegistry(FlowSet):
             return None
         return (stat.st_mtime_ns, stat.st_size)
 
+    @staticmethod
+    def _settled(stamp: tuple[int, int]) -> bool:
+        """A file written less than SETTLE_S ago may be half-written: read it next time."""
+        return time.time_ns() - stamp[0] >= SETTLE_S * 1e9
+
     def changed(self) -> bool:
         files = flow_files([self.folder]) if self.folder.is_dir() else []
         stamps = {p: self._stamp(p) for p in files}
@@ -89,6 +96,8 @@ class FlowRegistry(FlowSet):
         for path in files:
             stamp = self._stamp(path)
             if stamp is None or (not force and self._stamps.get(path) == stamp):
+                continue
+            if not force and not self._settled(stamp):
                 continue
             self._stamps[path] = stamp
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,13 @@ from ivr.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "dialogs" / "examples"
 KEY = "a:" + base64.b64encode(bytes(range(32))).decode()
+
+
+def replace(path: Path, text: str) -> None:
+    """Write the way deploy tools do: a new file renamed over the old one."""
+    fresh = path.with_suffix(".tmp")
+    fresh.write_text(text)
+    os.replace(fresh, path)
 
 
 async def until(predicate: Callable[[], bool], what: str) -> None:
@@ -39,14 +47,14 @@ async def test_hot_reload_keeps_calls_on_their_version(
     version = service.registry.current["bank_balance"].digest
 
     text = path.read_text()
-    path.write_text(text.replace("    next: ask_account\n", "    next: ask_acount\n", 1))
+    replace(path, text.replace("    next: ask_account\n", "    next: ask_acount\n", 1))
     await until(lambda: "bank_balance" in service.registry.errors, "the broken file refused")
     assert service.registry.current["bank_balance"].digest == version
     listing = await (await client.get("/v1/flows")).json()
     assert "state 'greet' goes to 'ask_acount'" in listing["refused"]["bank_balance"][0]
     assert (await client.get("/readyz")).status == 200  # still serving the last valid version
 
-    path.write_text(text.replace("Please say or type your 8-digit", "Say or type your 8-digit"))
+    replace(path, text.replace("Please say or type your 8-digit", "Say or type your 8-digit"))
     await until(lambda: service.registry.current["bank_balance"].digest != version, "reload")
     assert "bank_balance" not in service.registry.errors
     new = await service.start(call_id="new", tenant="t", flow="bank_balance", caller=None,
