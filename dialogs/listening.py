@@ -78,7 +78,11 @@ def listen_for(flow: Flow, node: MenuState | CollectState) -> Listen:
             dtmf = _dtmf(flow, node, 1, 12)
         else:
             dtmf = None
-    return Listen(speech=True, dtmf=dtmf, hints=hints, no_input_ms=_no_input_ms(flow, node))
+    return Listen(
+        speech=True, dtmf=dtmf, hints=hints, no_input_ms=_no_input_ms(flow, node),
+        end_silence_ms=node.end_silence_ms or flow.defaults.end_silence_ms,
+        max_utterance_ms=node.max_utterance_ms or flow.defaults.max_utterance_ms,
+    )  # fmt: skip
 
 
 def confirm_listen(flow: Flow, node: MenuState | CollectState) -> Listen:

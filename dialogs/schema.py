@@ -66,6 +66,10 @@ class Defaults(Model):
 
     barge_in: bool = True
     no_input_ms: int = Field(5000, ge=500, le=60000)
+    end_silence_ms: int | None = Field(
+        None, ge=100, le=10000, description="Silence that ends an utterance (service default)."
+    )
+    max_utterance_ms: int | None = Field(None, ge=1000, le=120000)
     max_attempts: int = Field(3, ge=1, le=10)
     escalate_to: str | None = Field(None, pattern=NAME, description="State after max tries.")
     no_input: Escalation = Escalation()
@@ -142,6 +146,8 @@ class Listening(Model):
     say: Prompts
     barge_in: bool | None = None
     no_input_ms: int | None = Field(None, ge=500, le=60000)
+    end_silence_ms: int | None = Field(None, ge=100, le=10000)
+    max_utterance_ms: int | None = Field(None, ge=1000, le=120000)
     max_attempts: int | None = Field(None, ge=1, le=10)
     no_input: Escalation | None = None
     no_match: Escalation | None = None

@@ -157,3 +157,19 @@ def test_pinned_version_survives_a_new_one() -> None:
     step = advance(flows, state, NoInput())
     assert says(step) == ["Your PIN?"]  # the version the call started on
     assert says(start(flows)) == ["PIN please?"]
+
+
+def test_state_overrides_listening_defaults() -> None:
+    text = MAIN.replace("    hints: [{phrase: pin, boost: 5}]\n",
+                        "    hints: [{phrase: pin, boost: 5}]\n    end_silence_ms: 1500\n"
+                        "    no_input_ms: 9000\n")  # fmt: skip
+    text = text.replace(
+        "slots:\n", "defaults: {max_utterance_ms: 4000, no_input_ms: 2000}\nslots:\n"
+    )
+    listen = start(flowset(main=text, survey=SURVEY)).actions[-1]
+    assert isinstance(listen, Listen)
+    assert (listen.end_silence_ms, listen.max_utterance_ms, listen.no_input_ms) == (
+        1500,
+        4000,
+        9000,
+    )
