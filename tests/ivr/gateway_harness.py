@@ -1,95 +1,42 @@
-"""Shared by the full-call tests: the real app on loopback (HTTP + AudioSocket) and a
-flow-driven dialog for calls."""
+"""Shared by the full-call tests: the real app on loopback (HTTP + AudioSocket) running the
+test flow `tests/ivr/flows/menu.yaml` with the real dialog service."""
 
 from __future__ import annotations
 
-import re
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from dialogs.actions import (
-    Digits,
-    Disposition,
-    DtmfSpec,
-    Event,
-    Hangup,
-    Listen,
-    NoInput,
-    Outcome,
-    Say,
-    Speech,
-    Transfer,
-    Turn,
-)
+from dialogs.actions import Outcome, Say
 from ivr.app import create_app
-from ivr.gateways.services import CALL_DIALOGS
+from ivr.calls import call_record
+from ivr.flows import DIALOGS
+from ivr.metrics import METRICS
 from ivr.prompts import AudioFormat, Prompts
 from ivr.settings import Settings
+from ivr.store import STORE
 
 TOKEN = "test-twilio-auth-token-0123456789"
 SALES = "+15550100200"
-MENU = Turn(
-    (
-        Say("Press one for sales or two to hang up.", barge_in=True),
-        Listen(dtmf=DtmfSpec(max_digits=1), no_input_ms=2500),
-    ),
-    "menu",
-    1,
-)
+FLOWS = Path(__file__).resolve().parent / "flows"
+MENU_PROMPT = "Press one for sales or two to hang up."
 
 
 async def menu_prompt_seconds() -> float:
     """How long the whole menu prompt lasts: a barged-in caller hears less than this."""
-    say = MENU.actions[0]
-    assert isinstance(say, Say)
-    audio = await Prompts(None).render(say, AudioFormat("pcmu", 8000))
+    audio = await Prompts(None).render(Say(MENU_PROMPT), AudioFormat("pcmu", 8000))
     return len(audio) / 8000
-
-
-class MenuDialogs:
-    """The smallest real menu: one for sales (transfer), two to hang up, silence re-prompts."""
-
-    def __init__(self) -> None:
-        self.turns: dict[str, int] = {}
-        self.finished: dict[str, Outcome] = {}
-        self.events: dict[str, list[Event]] = {}
-
-    async def start(
-        self, *, call_id: str, tenant: str, flow: str, caller: str, called: str
-    ) -> Turn:
-        self.turns[call_id] = 1
-        self.events[call_id] = []
-        return MENU
-
-    async def handle(self, call_id: str, event: Event, *, turn: int) -> Turn:
-        self.events[call_id].append(event)
-        self.turns[call_id] = number = turn + 1
-        said = event.text if isinstance(event, Speech) else ""
-        if event == Digits("1") or re.search(r"\bsales\b", said):
-            return Turn((Say("Connecting you to sales."), Transfer(SALES)), "sales", number, True)
-        if event == Digits("2"):
-            return Turn((Say("Goodbye."), Hangup()), "goodbye", number, True)
-        if isinstance(event, NoInput):
-            return Turn((Say("Sorry, I did not hear you."), *MENU.actions[1:]), "menu", number)
-        return Turn(MENU.actions, "menu", number)
-
-    async def finish(
-        self, call_id: str, disposition: Disposition, *, transfer_target: str | None = None
-    ) -> Outcome:
-        outcome = Outcome(call_id, "default", "menu", disposition, transfer_target)
-        self.finished[call_id] = outcome
-        return outcome
 
 
 @dataclass
 class GatewayApp:
     client: TestClient[web.Request, web.Application]
-    dialogs: MenuDialogs
     audiosocket_port: int
 
     @property
@@ -102,6 +49,29 @@ class GatewayApp:
     def url(self) -> str:
         return str(self.client.make_url("")).rstrip("/")
 
+    async def record(self, call_id: str) -> dict[str, Any]:
+        """The call record, once the call has wound down."""
+        for _ in range(300):
+            found = await call_record(self.app[STORE].redis, call_id)
+            if found is not None:
+                return found
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no record for {call_id}")
+
+    async def outcome(self, call_id: str) -> Outcome:
+        """The dialog service's own outcome of the call."""
+        found = await self.app[DIALOGS].outcome(call_id)
+        assert found is not None
+        return found
+
+    def inputs(self, record: dict[str, Any]) -> list[tuple[str | None, str | None]]:
+        """(input kind, what was heard) answering each turn."""
+        return [(t["input"], t.get("heard")) for t in record["turns"]]
+
+    def metric(self, name: str, **labels: str) -> float:
+        value = self.app[METRICS].registry.get_sample_value(name, labels)
+        return float(value or 0.0)
+
 
 @pytest.fixture
 async def gateway_app(
@@ -113,15 +83,19 @@ async def gateway_app(
 
     async def start(**overrides: Any) -> GatewayApp:
         port = free_port()
-        values: dict[str, Any] = {"twilio_auth_token": TOKEN, "audiosocket_port": port}
+        values: dict[str, Any] = {
+            "twilio_auth_token": TOKEN,
+            "audiosocket_port": port,
+            "flows_dir": FLOWS,
+            "default_flow": "menu",
+            "flows_reload": False,
+            "log_transcripts": True,
+        }
         values.update(overrides)
-        app = create_app(make_settings(**values))
-        dialogs = MenuDialogs()
-        app[CALL_DIALOGS] = dialogs
-        client = TestClient(TestServer(app, host="127.0.0.1"))
+        client = TestClient(TestServer(create_app(make_settings(**values)), host="127.0.0.1"))
         await client.start_server()
         started.append(client)
-        return GatewayApp(client, dialogs, port)
+        return GatewayApp(client, port)
 
     yield start
     for client in reversed(started):

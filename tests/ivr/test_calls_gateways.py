@@ -8,20 +8,11 @@ from typing import Any
 from gateway_harness import SALES, TOKEN, GatewayApp, gateway_app
 from twilio.request_validator import RequestValidator
 
-from dialogs.actions import Digits
-from ivr.calls import call_record
 from ivr.gateways.callers import AudioSocketCaller, JambonzCaller, TwilioCaller
 from ivr.gateways.simulator import Step, run_script
-from ivr.store import STORE
 
 __all__ = ["gateway_app"]
 StartApp = Callable[..., Any]
-
-
-async def record_of(gateway: GatewayApp, call_id: str) -> dict[str, Any]:
-    found = await call_record(gateway.app[STORE].redis, call_id)
-    assert found is not None
-    return found
 
 
 async def test_twilio_call_pressing_one_is_transferred_and_the_action_dials(
@@ -33,9 +24,11 @@ async def test_twilio_call_pressing_one_is_transferred_and_the_action_dials(
     assert report.ended_by_server
     assert report.outcome["transfer_target"] == SALES
     assert "<Dial>" in report.outcome["twiml"]
-    record = await record_of(gateway, caller.call_id)
+    record = await gateway.record(caller.call_id)
     assert record["disposition"] == "transferred"
     assert [t["state"] for t in record["turns"]] == ["menu", "sales"]
+    outcome = await gateway.outcome(caller.call_id)
+    assert (outcome.disposition, outcome.transfer_target) == ("transferred", SALES)
     assert len(report.prompts_s) >= 2 and report.prompts_s[0] > 1.0
 
 
@@ -45,9 +38,10 @@ async def test_jambonz_streaming_call_pressing_two_hangs_up(gateway_app: StartAp
     report = await run_script(caller, [Step("press", "2")])
     assert report.ended_by_server
     assert report.outcome["verbs"] == [{"verb": "hangup"}]
-    record = await record_of(gateway, caller.call_id)
+    record = await gateway.record(caller.call_id)
     assert (record["disposition"], record["gateway"]) == ("completed", "jambonz")
-    assert gateway.dialogs.events[caller.call_id] == [Digits("2")]
+    assert gateway.inputs(record) == [("Digits", "2"), (None, None)]
+    assert (await gateway.outcome(caller.call_id)).disposition == "completed"
 
 
 async def test_mod_audio_fork_call_with_in_band_keys_and_play_audio(gateway_app: StartApp) -> None:
@@ -55,7 +49,9 @@ async def test_mod_audio_fork_call_with_in_band_keys_and_play_audio(gateway_app:
     caller = JambonzCaller(gateway.url, playback="playaudio", subprotocol="audio.drachtio.org")
     report = await run_script(caller, [Step("press", "1")], inband_keys=True)
     assert report.outcome["transfer_target"] == SALES
-    assert gateway.dialogs.events[caller.call_id] == [Digits("1")]
+    record = await gateway.record(caller.call_id)
+    assert gateway.inputs(record)[0] == ("Digits", "1")
+    assert gateway.metric("ivr_calls_dtmf_digits_total", source="inband") == 1
 
 
 async def test_audiosocket_call_is_transferred_and_the_dialplan_reads_the_outcome(

@@ -15,27 +15,14 @@ import aiohttp
 import numpy as np
 from gateway_harness import SALES, TOKEN, GatewayApp, gateway_app, menu_prompt_seconds
 
-from dialogs.actions import Digits, NoInput
-from ivr.calls import call_record
 from ivr.gateways import audiosocket, twilio
 from ivr.gateways.admission import ADMISSION
 from ivr.gateways.callers import AudioSocketCaller, JambonzCaller, TwilioCaller
 from ivr.gateways.simulator import Step, run_script
 from ivr.health import READINESS
-from ivr.metrics import METRICS
-from ivr.store import STORE
 
 __all__ = ["gateway_app"]
 StartApp = Callable[..., Any]
-
-
-async def record_of(gateway: GatewayApp, call_id: str) -> dict[str, Any]:
-    for _ in range(300):  # the record is written as the call winds down
-        found = await call_record(gateway.app[STORE].redis, call_id)
-        if found is not None:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no record for {call_id}")
 
 
 async def until(condition: Callable[[], bool], limit_s: float = 10.0) -> None:
@@ -46,11 +33,6 @@ async def until(condition: Callable[[], bool], limit_s: float = 10.0) -> None:
     raise AssertionError("condition not reached")
 
 
-def metric(running: GatewayApp, name: str, **labels: str) -> float:
-    value = running.app[METRICS].registry.get_sample_value(name, labels)
-    return float(value or 0.0)
-
-
 async def test_a_key_during_the_prompt_stops_it_at_once(gateway_app: StartApp) -> None:
     gateway: GatewayApp = await gateway_app()
     caller = TwilioCaller(gateway.url, TOKEN)
@@ -58,7 +40,7 @@ async def test_a_key_during_the_prompt_stops_it_at_once(gateway_app: StartApp) -
     assert caller.cleared >= 1  # Twilio `clear` sent on barge-in
     assert report.prompts_s[0] < await menu_prompt_seconds() - 0.2  # cut short
     assert report.outcome["transfer_target"] == SALES
-    assert metric(gateway, "ivr_calls_barge_ins_total", by="dtmf") == 1
+    assert gateway.metric("ivr_calls_barge_ins_total", by="dtmf") == 1
 
 
 async def test_silence_gives_no_input_and_a_reprompt(gateway_app: StartApp) -> None:
@@ -66,9 +48,10 @@ async def test_silence_gives_no_input_and_a_reprompt(gateway_app: StartApp) -> N
     caller = JambonzCaller(gateway.url)
     steps = [Step("silence", "3.5"), Step("press", "2")]
     report = await run_script(caller, steps)
-    assert gateway.dialogs.events[caller.call_id] == [NoInput(), Digits("2")]
+    record = await gateway.record(caller.call_id)
+    assert gateway.inputs(record) == [("NoInput", None), ("Digits", "2"), (None, None)]
     assert len(report.prompts_s) >= 3  # menu, re-prompt, goodbye
-    assert metric(gateway, "ivr_calls_no_input_total") == 1
+    assert gateway.metric("ivr_calls_no_input_total") == 1
 
 
 async def test_caller_hang_up_mid_prompt_ends_the_call_cleanly(gateway_app: StartApp) -> None:
@@ -77,9 +60,9 @@ async def test_caller_hang_up_mid_prompt_ends_the_call_cleanly(gateway_app: Star
     await caller.open()
     await until(lambda: bool(caller.heard))
     await caller.hang_up()
-    record = await record_of(gateway, caller.call_id)
+    record = await gateway.record(caller.call_id)
     assert record["disposition"] == "caller_hangup"
-    assert gateway.dialogs.finished[caller.call_id].disposition == "caller_hangup"
+    assert (await gateway.outcome(caller.call_id)).disposition == "caller_hangup"
     await until(lambda: gateway.app[ADMISSION].active == 0)
     await caller.close()
 
@@ -92,7 +75,7 @@ async def test_socket_drop_mid_call_is_a_caller_hang_up(gateway_app: StartApp) -
     await until(lambda: bool(caller.heard))
     assert caller.writer is not None
     caller.writer.transport.abort()  # no hang-up frame: the TCP connection just goes
-    record = await record_of(gateway, caller.call_id)
+    record = await gateway.record(caller.call_id)
     assert record["disposition"] == "caller_hangup"
     await until(lambda: gateway.app[ADMISSION].active == 0)
     assert gateway.app[READINESS].active == 0
@@ -108,11 +91,11 @@ async def test_a_malformed_frame_ends_only_its_own_call(gateway_app: StartApp) -
     await until(lambda: bool(broken.heard))
     assert broken.ws is not None
     await broken.ws.send_str('{"event": "media", "media": {"payload": "%%% not base64"}}')
-    assert (await record_of(gateway, broken.call_id))["disposition"] == "error"
+    assert (await gateway.record(broken.call_id))["disposition"] == "error"
     report = await talking
     assert report.outcome["transfer_target"] == SALES
-    assert (await record_of(gateway, healthy.call_id))["disposition"] == "transferred"
-    assert metric(gateway, "ivr_calls_protocol_errors_total", gateway="twilio") == 1
+    assert (await gateway.record(healthy.call_id))["disposition"] == "transferred"
+    assert gateway.metric("ivr_calls_protocol_errors_total", gateway="twilio") == 1
     await broken.close()
 
 
@@ -123,7 +106,7 @@ async def test_an_oversized_message_ends_the_call(gateway_app: StartApp) -> None
     assert caller.ws is not None
     await caller.ws.send_str(json.dumps({"event": "mark", "mark": {"name": "x" * 200_000}}))
     await until(caller.ended.is_set)
-    assert (await record_of(gateway, caller.call_id))["disposition"] == "error"
+    assert (await gateway.record(caller.call_id))["disposition"] == "error"
     await caller.close()
 
 
@@ -135,7 +118,7 @@ async def test_audiosocket_garbage_frame_ends_the_call(gateway_app: StartApp) ->
     writer.write(audiosocket.frame(0x10, b"\x00\x00" * 160))
     writer.write(struct.pack(">BH", 0x42, 3) + b"abc")  # no such frame type
     await writer.drain()
-    assert (await record_of(gateway, str(call_id)))["disposition"] == "error"
+    assert (await gateway.record(str(call_id)))["disposition"] == "error"
     writer.close()
 
 
@@ -178,7 +161,7 @@ async def test_the_tenant_cap_gives_each_gateway_its_busy_answer(gateway_app: St
         await ws.send_str(json.dumps({"callSid": "j1", "sampleRate": 8000}))
         await ws.receive(timeout=5)
         assert ws.close_code == aiohttp.WSCloseCode.TRY_AGAIN_LATER
-    assert metric(gateway, "ivr_calls_refused_total", reason="tenant_cap") == 2
+    assert gateway.metric("ivr_calls_refused_total", reason="tenant_cap") == 2
     await first.close()
     await second.close()
 
@@ -199,7 +182,7 @@ async def test_drain_refuses_new_calls_while_the_call_in_progress_finishes(
     await refused.send_audio(np.zeros(160, dtype=np.int16))
     await until(refused.ended.is_set)
     assert refused.hung_up_by_server
-    assert (await record_of(gateway, refused.call_id))["disposition"] == "rejected"
+    assert (await gateway.record(refused.call_id))["disposition"] == "rejected"
     report = await talking
     assert report.outcome["transfer_target"] == SALES
     await late.close()
@@ -221,5 +204,5 @@ async def test_a_call_longer_than_max_call_s_is_hung_up(gateway_app: StartApp) -
     await caller.send_audio(np.zeros(160, dtype=np.int16))
     await until(caller.ended.is_set, limit_s=20)  # silence: the menu re-prompts until the cut
     assert caller.hung_up_by_server
-    assert (await record_of(gateway, caller.call_id))["disposition"] == "max_length"
+    assert (await gateway.record(caller.call_id))["disposition"] == "max_length"
     await caller.close()
