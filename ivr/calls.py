@@ -310,7 +310,12 @@ class CallSession:
                 tenant = await self.services.tenant_hotwords(self.info.tenant)
             except Exception:
                 log.warning("tenant hot words unavailable; listening without them", exc_info=True)
-        await self.hearing.open(recognizer, merge_hotwords(tenant, listen.hints))
+        await self.hearing.open(
+            recognizer,
+            merge_hotwords(tenant, listen.hints),
+            end_silence_ms=listen.end_silence_ms,
+            max_utterance_ms=listen.max_utterance_ms,
+        )
 
     # --- the end ---
 

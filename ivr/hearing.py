@@ -24,6 +24,8 @@ from ivr.gateways.admission import CallMetrics
 from ivr.gateways.dtmf import DtmfDetector
 from ivr.gateways.wire import Encoding
 from recognizer.phrases import Hotword
+from recognizer.transcribe import RecognizerOptions
+from recognizer.vad import Endpointing
 
 log = logging.getLogger(__name__)
 AUDIO_QUEUE_CHUNKS = 250
@@ -36,8 +38,17 @@ class SpeechStream(Protocol):
 
 
 class SpeechRecognizer(Protocol):
+    """`recognizer.transcribe.Recognizer` as a call uses it."""
+
+    options: RecognizerOptions
+
     def open_stream(
-        self, encoding: str, sample_rate: int, hotwords: tuple[Hotword, ...]
+        self,
+        encoding: str,
+        sample_rate: int,
+        hotwords: tuple[Hotword, ...],
+        endpointing: Endpointing | None = None,
+        interim: bool = True,
     ) -> SpeechStream: ...
 
 
@@ -105,11 +116,25 @@ class Hearing:
 
     # --- the recognizer stream, one per turn that listens for speech ---
 
-    async def open(self, recognizer: SpeechRecognizer, hotwords: tuple[Hotword, ...]) -> None:
+    async def open(
+        self,
+        recognizer: SpeechRecognizer,
+        hotwords: tuple[Hotword, ...],
+        *,
+        end_silence_ms: int | None = None,
+        max_utterance_ms: int | None = None,
+    ) -> None:
+        """A new stream with the turn's hot words and endpointing (partials off: a call acts
+        on finals only, and partial decoding costs CPU)."""
         await self.close()
+        endpointing = recognizer.options.endpointing.override(
+            end_silence_ms=end_silence_ms, max_utterance_ms=max_utterance_ms
+        )
         async with self._lock:
             self.generation += 1
-            self._stream = recognizer.open_stream(self.encoding, self.sample_rate, hotwords)
+            self._stream = recognizer.open_stream(
+                self.encoding, self.sample_rate, hotwords, endpointing, interim=False
+            )
 
     async def close(self) -> None:
         async with self._lock:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ivr.calls import CallServices, DialogService
+from ivr.admin import HOTWORDS
+from ivr.api import RECOGNIZER
+from ivr.calls import CallServices
+from ivr.flows import DIALOGS
 from ivr.gateways.admission import ADMISSION, CallAdmission, CallMetrics
 from ivr.gateways.wire import CallRefused
 from ivr.health import READINESS
@@ -20,8 +23,6 @@ from ivr.store import STORE
 from recognizer.phrases import Hotword
 
 log = logging.getLogger(__name__)
-CALL_DIALOGS = web.AppKey[DialogService]("call_dialogs")
-"""Set to route calls to a dialog service other than the app's own (`ivr.flows.DIALOGS`)."""
 
 
 def open_gateways(app: web.Application) -> None:
@@ -35,48 +36,25 @@ def open_gateways(app: web.Application) -> None:
     app[PROMPTS] = Prompts(settings.prompts_dir)
 
 
-def _dialogs(app: web.Application) -> DialogService | None:
-    if CALL_DIALOGS in app:
-        return app[CALL_DIALOGS]
-    from ivr import flows
-
-    key: Any = getattr(flows, "DIALOGS", None)
-    return None if key is None else app.get(key)
-
-
 def _recognizer(app: web.Application) -> SpeechRecognizer | None:
-    from ivr import api
-
-    key: Any = getattr(api, "RECOGNIZER", None)
-    service = None if key is None else app.get(key)
-    if service is None:
-        return None
-    try:
-        recognizer: SpeechRecognizer = service.recognizer
-    except Exception:  # the model is not loaded: the call goes on with keys only
+    service = app.get(RECOGNIZER)
+    if service is None or service.problem() is not None:
         log.warning("recognizer not ready; this call listens for keys only")
         return None
-    return recognizer
+    return service.recognizer
 
 
-def _tenant_hotwords(app: web.Application) -> Any:
-    from ivr import admin
-
-    key: Any = getattr(admin, "HOTWORDS", None)
-    cache = None if key is None else app.get(key)
-    if cache is None:
-        return None
-
+def _tenant_hotwords(app: web.Application) -> Callable[[str], Awaitable[tuple[Hotword, ...]]]:
     async def get(tenant: str) -> tuple[Hotword, ...]:
-        found = await cache.get(tenant)
-        return tuple(getattr(found, "phrases", ()) or ())
+        cache = app.get(HOTWORDS)
+        return () if cache is None else (await cache.get(tenant)).phrases
 
     return get
 
 
 def call_services(app: web.Application) -> CallServices:
     """Everything a new call needs; `CallRefused` if the dialog service is missing."""
-    dialogs = _dialogs(app)
+    dialogs = app.get(DIALOGS)
     if dialogs is None:
         raise CallRefused("no dialog service is running (the flows failed to load?)")
     settings = app[SETTINGS]
