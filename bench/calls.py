@@ -88,6 +88,8 @@ def start_server(
     )
     if args.redis_url:
         env["IVR_REDIS_URL"] = args.redis_url
+    if args.model_dir:
+        env["IVR_MODEL_DIR"] = str(args.model_dir)
     process = subprocess.Popen(
         [sys.executable, "-m", "ivr", "serve"],
         env=env,
@@ -222,6 +224,9 @@ def main() -> None:
     parser.add_argument("--url", default=None, help="A running server (else one is started).")
     parser.add_argument("--auth-token", default=None, help="Its Twilio token (with --url).")
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument(
+        "--model-dir", type=Path, default=None, help="IVR_MODEL_DIR for the server."
+    )
     parser.add_argument("--flows-dir", type=Path, default=REPO / "bench" / "flows")
     parser.add_argument("--json", type=Path, default=None, help="Also write the summary here.")
     args = parser.parse_args()

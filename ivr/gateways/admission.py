@@ -62,7 +62,7 @@ class CallMetrics:
             "ivr_calls_response_latency_seconds",
             "End of the caller's input (endpoint or last key) to the first prompt byte sent.",
             registry=registry,
-            buckets=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5),
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5),
         )
         self.protocol_errors = Counter(
             "ivr_calls_protocol_errors_total",
