@@ -116,16 +116,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def server_latency(url: str) -> dict[str, float]:
-    with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
-        text = response.read().decode()
+def histogram_quantiles(text: str, name: str) -> dict[str, float]:
+    """Upper bucket bounds holding the median and the 95th percentile of a histogram."""
     buckets: list[tuple[float, float]] = []
     for line in text.splitlines():
-        if line.startswith("ivr_calls_response_latency_seconds_bucket"):
+        if line.startswith(name + "_bucket"):
             bound = line.split('le="')[1].split('"')[0]
-            buckets.append(
-                (float("inf") if bound == "+Inf" else float(bound), float(line.split()[-1]))
-            )
+            le = float("inf") if bound == "+Inf" else float(bound)
+            buckets.append((le, float(line.split()[-1])))
     total = buckets[-1][1] if buckets else 0.0
 
     def quantile(q: float) -> float:
@@ -135,6 +133,18 @@ def server_latency(url: str) -> dict[str, float]:
         return float("nan")
 
     return {"count": total, "p50_le": quantile(0.5), "p95_le": quantile(0.95)}
+
+
+def server_metrics(url: str) -> dict[str, dict[str, float]]:
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    names = (
+        "ivr_calls_response_latency_seconds",
+        "ivr_calls_dialog_seconds",
+        "ivr_calls_prompt_render_seconds",
+        "ivr_recognizer_final_latency_seconds",
+    )
+    return {name: histogram_quantiles(text, name) for name in names}
 
 
 async def one_call(
@@ -194,7 +204,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             wall = time.monotonic() - started
             cpu = (cpu_seconds(process.pid) - cpu_before) if process else float("nan")
-            server = server_latency(url)
+            server = server_metrics(url)
         finally:
             if process is not None:
                 process.terminate()
@@ -206,7 +216,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "success_rate": ok / len(results),
         "caller_latency_p50_s": float(np.percentile(latencies, 50)) if latencies else None,
         "caller_latency_p95_s": float(np.percentile(latencies, 95)) if latencies else None,
-        "server_latency": server,
+        "server": server,
         "server_cpu_s": cpu,
         "server_cpu_cores": cpu / wall if process else None,
         "wall_s": wall,

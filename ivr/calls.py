@@ -190,7 +190,8 @@ class CallSession:
             if event is None or turn.ended:
                 return
             previous = turn.state
-            turn = await self.services.dialogs.handle(info.call_id, event, turn=turn.turn)
+            with self.metrics.dialog_seconds.time():
+                turn = await self.services.dialogs.handle(info.call_id, event, turn=turn.turn)
             if not isinstance(event, NoInput) and turn.state == previous and not turn.ended:
                 self.metrics.no_match.inc()
 
@@ -216,7 +217,8 @@ class CallSession:
 
     async def _say(self, say: Say, *, listening: bool) -> bool:
         """Play one prompt; True if the caller barged in (the prompt stopped at once)."""
-        audio = await self.services.prompts.render(say, self.line.fmt)
+        with self.metrics.prompt_seconds.time():
+            audio = await self.services.prompts.render(say, self.line.fmt)
         hearing = self.hearing
         hearing.barge.clear()
         hearing.barge_allowed = say.barge_in and listening

@@ -64,6 +64,18 @@ class CallMetrics:
             registry=registry,
             buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5),
         )
+        self.dialog_seconds = Histogram(
+            "ivr_calls_dialog_seconds",
+            "Time the dialog service took to answer one caller input.",
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.prompt_seconds = Histogram(
+            "ivr_calls_prompt_render_seconds",
+            "Time to get a prompt's audio (cache, recording or TTS) before it plays.",
+            registry=registry,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
         self.protocol_errors = Counter(
             "ivr_calls_protocol_errors_total",
             "Calls ended by a malformed frame, by gateway.",
