@@ -24,9 +24,10 @@ from dialogs.actions import Digits, Disposition, Event, NoInput, Outcome, Speech
 from dialogs.callstate import CallState
 from dialogs.context import ContextStore
 from dialogs.driver import TurnResult, complete
-from dialogs.engine import HttpRequest, HttpResult, advance, begin
+from dialogs.engine import advance, begin
 from dialogs.errors import CallNotFound, FlowNotFound, StaleEvent
 from dialogs.loader import LoadedFlow, flow_digest, parse_flow
+from dialogs.lookups import HttpRequest, HttpResult
 from dialogs.registry import FlowRegistry
 from dialogs.wire import MASK, event_key, turn_from_json, turn_json
 from ivr.logs import bind

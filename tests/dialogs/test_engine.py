@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from dialogs.actions import Digits, Hangup, Listen, NoInput, Say, Speech, Transfer
-from dialogs.engine import CallEnded, HttpResult, Step, advance, begin
+from dialogs.engine import CallEnded, Step, advance, begin
 from dialogs.errors import FlowRuntimeError
 from dialogs.loader import LoadedFlow, flow_digest, parse_flow
+from dialogs.lookups import HttpResult
 from dialogs.registry import FlowSet
 
 NOW = dt.datetime(2026, 1, 5, 15, tzinfo=dt.UTC)
