@@ -118,9 +118,9 @@ class DialogService:
         state = await self.store.load(call_id)
         with bind(call_id=call_id, tenant=state.tenant):
             if turn != state.turn:
-                replay = state.last_turn is not None and state.last_event == event_key(event)
-                if turn == state.turn - 1 and replay and state.last_turn is not None:
-                    return turn_from_json(state.last_turn)
+                retried = turn == state.turn - 1 and state.last_event == event_key(event)
+                if retried and state.last_turn is not None:
+                    return turn_from_json(state.last_turn)  # the gateway resent the event
                 raise StaleEvent(call_id, turn, state.turn)
             await self._ensure_versions(state)
             before = len(state.history)
