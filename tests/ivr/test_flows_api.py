@@ -181,7 +181,7 @@ async def test_erase_removes_everything_about_a_call(
     service = client.app[DIALOGS]
     assert await service.erase("c5") is True
     assert await service.outcome("c5") is None
-    assert [k async for k in redis_client.scan_iter(match="*c5*")] == []
+    assert [k async for k in redis_client.scan_iter(match="*:c5")] == []
     assert await service.erase("c5") is False
 
 
