@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -35,6 +35,18 @@ from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
+Audit = Callable[[str, str, str | None, dict[str, Any]], Awaitable[object]]
+"""`(actor, action, tenant, details)`: the admin area's tamper-evident log (`AuditLog.append`)."""
+
+
+async def erase_call(store: ContextStore, audit: Audit | None, call_id: str, *, actor: str) -> bool:
+    """Erase one call's data and record the erasure (never what was erased) in the audit log."""
+    tenant = await store.tenant_of(call_id)
+    erased = await store.erase(call_id)
+    if audit is not None:
+        await audit(actor, "call.erase", tenant, {"call_id": call_id, "found": erased})
+    log.info("call data erased", extra={"erased_call": call_id, "found": erased})
+    return erased
 
 
 class DialogMetrics:
@@ -78,6 +90,7 @@ class DialogService:
         http: aiohttp.ClientSession,
         metrics: DialogMetrics,
         clock: Clock | None = None,
+        audit: Audit | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -85,6 +98,7 @@ class DialogService:
         self.http = http
         self.metrics = metrics
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.audit = audit
 
     # --- the call session's API ---
 
@@ -189,11 +203,9 @@ class DialogService:
                 entry["detail"] = MASK if entry.get("detail") is not None else None
         return data
 
-    async def erase(self, call_id: str) -> bool:
-        """Delete everything stored about one call (context and outcome)."""
-        erased = await self.store.erase(call_id)
-        log.info("call data erased", extra={"erased_call": call_id, "found": erased})
-        return erased
+    async def erase(self, call_id: str, *, actor: str = "service") -> bool:
+        """Delete everything stored about one call (context and outcome); audited."""
+        return await erase_call(self.store, self.audit, call_id, actor=actor)
 
     async def turn_state(self, call_id: str) -> CallState:
         return await self.store.load(call_id)

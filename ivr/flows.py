@@ -23,7 +23,7 @@ from dialogs.actions import Turn
 from dialogs.context import ContextStore
 from dialogs.registry import FlowRegistry
 from dialogs.sealing import sealer_from_settings
-from dialogs.service import DialogMetrics, DialogService, new_call_id
+from dialogs.service import Audit, DialogMetrics, DialogService, new_call_id
 from dialogs.wire import EventBody, FinishBody, StartBody, mask_turn, turn_json
 from ivr.health import READINESS
 from ivr.metrics import METRICS
@@ -64,13 +64,25 @@ async def _watch(app: web.Application) -> None:
             log.exception("flow reload failed")
 
 
+def audit_log(redis: Any) -> Audit | None:
+    """The admin area's audit log when it is installed (erasures and key use are recorded)."""
+    try:
+        from ivr.admin.audit import AuditLog  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        log.warning("no audit log (ivr.admin.audit): erasures are logged but not audited")
+        return None
+    append: Audit = AuditLog(redis).append
+    return append
+
+
 async def dialogs_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     registry = FlowRegistry(settings.flows_dir)
     store = ContextStore(app[STORE].redis, sealer_from_settings(settings), settings.context_ttl_s)
     metrics = DialogMetrics(app[METRICS].registry)
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-    app[DIALOGS] = DialogService(settings, registry, store, http, metrics)
+    audit = audit_log(app[STORE].redis)
+    app[DIALOGS] = DialogService(settings, registry, store, http, metrics, audit=audit)
     app[_RELOAD_LOCK] = asyncio.Lock()
     await _reload(app, force=True)
     if settings.log_transcripts:
