@@ -86,10 +86,8 @@ def rotate_keys() -> None:
         store = open_store(settings)
         try:
             counts = await rotate(store.redis, sealer)
-            audit = audit_log(store.redis)
-            if audit is not None:
-                details = {"key_id": sealer.write_id, "resealed": counts[0]}
-                await audit("cli", "data.rotate_keys", None, details)
+            details = {"key_id": sealer.write_id, "resealed": counts[0]}
+            await audit_log(store.redis)("cli", "data.rotate_keys", None, details)
             return counts
         finally:
             await store.close()

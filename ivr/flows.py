@@ -25,6 +25,7 @@ from dialogs.registry import FlowRegistry
 from dialogs.sealing import sealer_from_settings
 from dialogs.service import Audit, DialogMetrics, DialogService, new_call_id
 from dialogs.wire import EventBody, FinishBody, StartBody, mask_turn, turn_json
+from ivr.admin.audit import AuditLog
 from ivr.health import READINESS
 from ivr.metrics import METRICS
 from ivr.settings import SETTINGS
@@ -64,13 +65,8 @@ async def _watch(app: web.Application) -> None:
             log.exception("flow reload failed")
 
 
-def audit_log(redis: Any) -> Audit | None:
-    """The admin area's audit log when it is installed (erasures and key use are recorded)."""
-    try:
-        from ivr.admin.audit import AuditLog  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        log.warning("no audit log (ivr.admin.audit): erasures are logged but not audited")
-        return None
+def audit_log(redis: Any) -> Audit:
+    """Erasures and key rotations go to the admin area's tamper-evident audit log."""
     append: Audit = AuditLog(redis).append
     return append
 
