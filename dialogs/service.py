@@ -52,31 +52,33 @@ async def erase_call(store: ContextStore, audit: Audit | None, call_id: str, *, 
 class DialogMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.turns = Counter(
-            "ivr_dialogs_turns_total", "Dialog turns answered, by flow.", ["flow"],
+            "ivr_dialog_turns_total", "Dialog turns answered, by flow.", ["flow"],
             registry=registry,
         )  # fmt: skip
         self.calls = Counter(
-            "ivr_dialogs_calls_total", "Dialogs started, by flow.", ["flow"], registry=registry
+            "ivr_dialog_calls_total", "Dialogs started, by flow.", ["flow"], registry=registry
         )
-        self.misses = Counter(
-            "ivr_dialogs_misses_total",
-            "Caller events not understood, by flow and kind (no_input, no_match).",
-            ["flow", "kind"],
-            registry=registry,
-        )
+        self.no_input = Counter(
+            "ivr_dialog_no_input_total", "Listening turns the caller let pass in silence.",
+            ["flow"], registry=registry,
+        )  # fmt: skip
+        self.no_match = Counter(
+            "ivr_dialog_no_match_total", "Caller answers the flow did not understand.",
+            ["flow"], registry=registry,
+        )  # fmt: skip
         self.backend_calls = Counter(
-            "ivr_dialogs_backend_requests_total",
+            "ivr_dialog_backend_requests_total",
             "Back-end HTTP calls made by flows, by backend and result.",
             ["backend", "result"],
             registry=registry,
         )
         self.reloads = Counter(
-            "ivr_dialogs_flow_reloads_total",
+            "ivr_dialog_flow_reloads_total",
             "Flow files loaded or refused on (re)load, by result.",
             ["result"],
             registry=registry,
         )
-        self.flows = Gauge("ivr_dialogs_flows_loaded", "Flows currently served.", registry=registry)
+        self.flows = Gauge("ivr_dialog_flows_loaded", "Flows currently served.", registry=registry)
 
 
 class DialogService:
@@ -237,8 +239,10 @@ class DialogService:
         state = result.state
         self.metrics.turns.labels(state.flow).inc()
         for entry in state.history[before:]:
-            if entry.result in ("no_input", "no_match"):
-                self.metrics.misses.labels(state.flow, entry.result).inc()
+            if entry.result == "no_input":
+                self.metrics.no_input.labels(state.flow).inc()
+            elif entry.result == "no_match":
+                self.metrics.no_match.labels(state.flow).inc()
         last = state.history[-1] if state.history else None
         fields: dict[str, Any] = {"state": state.state, "turn": state.turn, "flow": state.flow}
         if last is not None:

@@ -72,4 +72,4 @@ async def test_hot_reload_keeps_calls_on_their_version(
     reprompt = await service.handle("old", NoInput(), turn=again.turn)
     assert reprompt.state == "ask_account"
     metrics = await (await client.get("/metrics")).text()
-    assert 'ivr_dialogs_flow_reloads_total{result="refused"} 1.0' in metrics
+    assert 'ivr_dialog_flow_reloads_total{result="refused"} 1.0' in metrics
