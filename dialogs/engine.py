@@ -42,6 +42,8 @@ from dialogs.schema import (
 
 MAX_HOPS = 64
 """Automatic transitions allowed in one step; more means a loop with no listening state."""
+MAX_HISTORY = 1000
+"""Turn-history entries kept per call (the newest); bounds a call's stored context."""
 
 
 class Flows(Protocol):
@@ -163,6 +165,9 @@ class _Run:
                 **fields,
             )
         )
+        if len(self.st.history) > MAX_HISTORY:
+            # A call's context stays bounded however long the caller keeps going round.
+            del self.st.history[: len(self.st.history) - MAX_HISTORY]
 
     def say(self, prompts: Prompts | None, barge_in: bool | None = None) -> None:
         flow = self.loaded.flow
