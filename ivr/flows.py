@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
 import aiohttp
+import redis.asyncio as aioredis
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
@@ -34,6 +35,7 @@ from ivr.store import STORE
 log = logging.getLogger(__name__)
 
 DIALOGS = web.AppKey("dialogs", DialogService)
+_RELOAD_LOCK = web.AppKey("dialogs_reload_lock", asyncio.Lock)
 POLL_S = 1.0
 routes = web.RouteTableDef()
 
@@ -51,9 +53,6 @@ async def _reload(app: web.Application, *, force: bool = False) -> None:
     metrics.flows.set(len(service.registry.current))
 
 
-_RELOAD_LOCK = web.AppKey("dialogs_reload_lock", asyncio.Lock)
-
-
 async def _watch(app: web.Application) -> None:
     registry = app[DIALOGS].registry
     while True:
@@ -65,7 +64,7 @@ async def _watch(app: web.Application) -> None:
             log.exception("flow reload failed")
 
 
-def audit_log(redis: Any) -> Audit:
+def audit_log(redis: aioredis.Redis) -> Audit:
     """Erasures and key rotations go to the admin area's tamper-evident audit log."""
     append: Audit = AuditLog(redis).append
     return append
@@ -83,20 +82,25 @@ async def dialogs_context(app: web.Application) -> AsyncIterator[None]:
     await _reload(app, force=True)
     if settings.log_transcripts:
         log.warning("IVR_LOG_TRANSCRIPTS is on: callers' words are written to the logs")
-    tasks: list[asyncio.Task[None]] = []
+    tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
     loop = asyncio.get_running_loop()
     hup = False
     if settings.flows_reload:
-        tasks.append(asyncio.create_task(_watch(app)))
+        spawn(_watch(app))
+        # SIGHUP only where this loop may own signals (the main thread of `ivr serve`).
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(
-                signal.SIGHUP, lambda: tasks.append(loop.create_task(_reload(app, force=True)))
-            )
+            loop.add_signal_handler(signal.SIGHUP, lambda: spawn(_reload(app, force=True)))
             hup = True
     yield
     if hup:
         loop.remove_signal_handler(signal.SIGHUP)
-    for task in tasks:
+    for task in list(tasks):
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await http.close()
