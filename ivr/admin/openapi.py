@@ -14,6 +14,7 @@ from ivr.admin import schemas
 from ivr.admin.routes import BASE, MAX_AUDIT_PAGE
 
 REF = "#/components/schemas/{model}"
+EXAMPLES = {"tenant": "acme", "id": "0123456789abcdef", "key_id": "0123456789abcdef"}
 CSV_EXAMPLE = "phrase,boost,tags\nquorvia premier,12,product\n"
 
 
@@ -54,11 +55,11 @@ OPERATIONS = (
     Op("delete", f"{T}/hotwords", "Delete all hot words", 200, schemas.WriteSummary,
        conflict=True),
     Op("post", f"{T}/hotwords/import", "Import hot words (JSON or CSV)", 200,
-       schemas.WriteSummary, schemas.HotwordsIn, conflict=True, csv_in=True,
+       schemas.WriteSummary, schemas.HotwordImport, conflict=True, csv_in=True,
        query=(_q("mode", {"type": "string", "enum": ["merge", "replace"]},
                  "merge (default) adds or updates; replace makes the list exactly the file"),)),
     Op("get", f"{T}/hotwords/export", "Export hot words (JSON or CSV)", 200,
-       schemas.HotwordsIn, csv_out=True,
+       schemas.HotwordExport, csv_out=True,
        query=(_q("format", {"type": "string", "enum": ["json", "csv"]}, "json (default) or csv"),)),
     Op("get", f"{T}/hotwords/active", "Hot words this replica's cache serves now", 200,
        schemas.ActiveHotwords),
@@ -74,7 +75,7 @@ OPERATIONS = (
     Op("get", f"{BASE}/keys", "List API keys (never their secrets)", 200, schemas.KeyList,
        admin_only=True),
     Op("delete", f"{BASE}/keys/{{key_id}}", "Revoke an API key", 200, schemas.Key,
-       admin_only=True),
+       admin_only=True, conflict=True),
 )  # fmt: skip
 
 _STATUS_TEXT = {
@@ -97,7 +98,7 @@ def _path_params(path: str) -> list[dict[str, Any]]:
     for name in ("tenant", "id", "key_id"):
         if f"{{{name}}}" in path:
             params.append({"name": name, "in": "path", "required": True,
-                           "schema": {"type": "string"}})  # fmt: skip
+                           "schema": {"type": "string"}, "example": EXAMPLES[name]})  # fmt: skip
     return params
 
 

@@ -19,7 +19,7 @@ from hotwords.store import PhraseSpec, StoredHotword, WriteResult
 from hotwords.store import Tenant as StoredTenant
 from ivr.admin import schemas
 from ivr.admin.auth import Principal, authorize
-from ivr.admin.errors import InvalidBody
+from ivr.admin.errors import InvalidBody, KeyConflict
 from ivr.admin.keys import ApiKey
 from ivr.admin.state import ADMIN, AdminState
 
@@ -245,18 +245,32 @@ async def delete_all_hotwords(request: web.Request) -> web.Response:
 
 def parse_csv(text: str, rules: schemas.PhraseRules) -> schemas.HotwordsIn:
     """`phrase,boost,tags` with a header row; tags separated by `;`."""
-    reader = csv.DictReader(io.StringIO(text))
-    columns = set(reader.fieldnames or ())
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        columns = set(reader.fieldnames or ())
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InvalidBody(f"the CSV cannot be read: {exc}", field="body") from None
     if "phrase" not in columns or not columns <= {"phrase", "boost", "tags"}:
         raise InvalidBody(
             "CSV needs a header row with a 'phrase' column and optional 'boost' and 'tags'",
             field="csv.header",
         )
     items: list[dict[str, Any]] = []
-    for row in reader:
+    for index, row in enumerate(rows):
+        if None in row:
+            raise InvalidBody(
+                f"CSV row {index + 1} has more fields than the header", field=f"hotwords.{index}"
+            )
         item: dict[str, Any] = {"phrase": row.get("phrase") or ""}
         if row.get("boost"):
-            item["boost"] = row["boost"]
+            try:
+                item["boost"] = float(row["boost"] or "")
+            except ValueError:
+                raise InvalidBody(
+                    f"CSV row {index + 1}: boost {row['boost']!r} is not a number",
+                    field=f"hotwords.{index}.boost",
+                ) from None
         if row.get("tags"):
             item["tags"] = [t.strip() for t in (row["tags"] or "").split(";") if t.strip()]
         items.append(item)
@@ -269,17 +283,17 @@ async def import_hotwords(request: web.Request) -> web.Response:
     mode = query_choice(request, "mode", ("merge", "replace"))
     if request.content_type in ("text/csv", "application/csv"):
         try:
-            text = await request.text()
+            text = (await request.read()).decode("utf-8-sig")
         except UnicodeDecodeError:
             raise InvalidBody("the CSV is not valid UTF-8", field="body") from None
         body = parse_csv(text, admin.rules)
     else:
         data = await read_json(request)
-        if isinstance(data, list):
-            data = {"hotwords": data}
-        elif isinstance(data, dict):
-            data = {"hotwords": data.get("hotwords")}  # an export's tenant/version are ignored
-        body = validate(schemas.HotwordsIn, data, admin.rules)
+        # A bare list, or an export as it is (its tenant and version are ignored).
+        body = validate(
+            schemas.HotwordImport, {"hotwords": data} if isinstance(data, list) else data,
+            admin.rules,
+        )  # fmt: skip
     items = specs(body.hotwords)
     await admin.store.existing(tenant)
     if mode == "replace":
@@ -391,6 +405,11 @@ async def list_keys(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     who = await authorize(request, None)
     admin = request.app[ADMIN]
+    if request.match_info["key_id"] == who.key_id:
+        raise KeyConflict(
+            "a key cannot revoke itself (that would lock you out): use another admin key "
+            "or `ivr keys revoke`"
+        )
     key = await admin.keys.revoke(request.match_info["key_id"])
     await record(admin, who, "key.revoke", key.tenant, key=key.id, kind=key.kind)
     return web.json_response(key_json(key))

@@ -30,7 +30,8 @@ class PhraseRules:
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: `"boost": false` or `"retention_days": "7"` is a mistake to report, not coerce.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class TenantIn(Body):
@@ -77,6 +78,13 @@ class HotwordsIn(Body):
                 )
             seen[item.phrase] = index
         return value
+
+
+class HotwordImport(HotwordsIn):
+    """An import: the hot words, optionally with an export's `tenant` and `version`."""
+
+    tenant: str | None = None
+    version: int | None = None
 
 
 class KeyIn(Body):
@@ -132,6 +140,20 @@ class WriteSummary(BaseModel):
     version: int
     before: int
     after: int
+
+
+class ExportedHotword(BaseModel):
+    phrase: str
+    boost: float
+    tags: list[str]
+
+
+class HotwordExport(BaseModel):
+    """The portable form: import accepts it back as it is."""
+
+    tenant: str
+    version: int
+    hotwords: list[ExportedHotword]
 
 
 class ActivePhrase(BaseModel):
