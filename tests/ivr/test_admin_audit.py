@@ -93,6 +93,7 @@ async def test_verify_passes_then_names_the_entry_edited_in_redis(
     assert good.returncode == 0, good.stderr
     assert "4 entries verified" in good.stdout
     raw = await redis_client.hget(ENTRIES_KEY, "2")
+    assert raw is not None
     entry = json.loads(raw)
     entry["actor"] = "someone-else"  # an insider rewriting history
     await redis_client.hset(ENTRIES_KEY, "2", json.dumps(entry))
@@ -109,7 +110,9 @@ async def test_verify_detects_a_removed_entry_and_a_rehashed_one(
         await log.append("k1", "test", "acme", {"n": n})
     assert (await log.verify()).ok
     # Rewriting entry 2 with a freshly computed hash still breaks entry 3's link.
-    entry = json.loads(await redis_client.hget(ENTRIES_KEY, "2"))
+    raw = await redis_client.hget(ENTRIES_KEY, "2")
+    assert raw is not None
+    entry = json.loads(raw)
     entry["details"] = {"n": 99}
     entry["hash"] = entry_hash(entry)
     await redis_client.hset(ENTRIES_KEY, "2", json.dumps(entry))
