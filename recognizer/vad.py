@@ -1,0 +1,253 @@
+"""Endpointing: when the caller starts speaking, when an utterance ends, and when nobody spoke.
+
+A voice-activity detector labels fixed frames counted from the first sample of the stream, so the
+same audio gives the same decisions however the network cut it into packets; a small state
+machine turns those labels into `SpeechStart`, `UtteranceEnd` and `NoInput` marks.
+
+The detector is Silero VAD (a small neural network, run by ONNX Runtime from the `.onnx` file
+shipped in `recognizer/models/vad/`; about 70 us per 32 ms window). `bench/vad.py` measured it
+against webrtcvad on telephone audio with noise: at 10 dB SNR webrtcvad calls 43-100 % of the
+silence speech (so utterances never end), Silero 7 % while keeping 94 % of the speech.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+import webrtcvad
+
+from recognizer.errors import ModelError
+from recognizer.features import MODEL_SAMPLE_RATE
+
+FRAME_MS = 20
+FRAME_SAMPLES = MODEL_SAMPLE_RATE * FRAME_MS // 1000
+SILERO_FILE = Path(__file__).resolve().parent / "models" / "vad" / "silero_vad.onnx"
+#: The final is computed this long before the trailing silence runs out (speculatively: the
+#: utterance's window is fixed once `tail_ms` of silence has passed), to hide its latency.
+SPECULATE_LEAD_MS = 300
+SILERO_WINDOW = 512
+SILERO_CONTEXT = 64
+
+
+@dataclass(frozen=True)
+class Endpointing:
+    """Endpointing limits in milliseconds; each may be overridden per request."""
+
+    end_silence_ms: int = 700
+    no_input_ms: int = 5000
+    max_utterance_ms: int = 15000
+    start_ms: int = 100
+    preroll_ms: int = 300
+    tail_ms: int = 200
+
+    def override(self, **values: int | None) -> Endpointing:
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+class Detector(Protocol):
+    """Says whether one frame of `frame_samples` 16 kHz float samples holds speech; may keep
+    state between consecutive frames of one stream."""
+
+    frame_samples: int
+
+    def is_speech(self, frame: npt.NDArray[np.float32]) -> bool: ...
+
+
+class SileroModel:
+    """The shared Silero VAD session (thread-safe); each stream keeps its own state."""
+
+    def __init__(self, path: Path = SILERO_FILE) -> None:
+        import onnxruntime as ort
+
+        if not path.is_file():
+            raise ModelError(f"the VAD model {path} is missing: reinstall the package")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._rate = np.array(MODEL_SAMPLE_RATE, dtype=np.int64)
+
+    def probability(
+        self, window: npt.NDArray[np.float32], state: npt.NDArray[np.float32]
+    ) -> tuple[float, npt.NDArray[np.float32]]:
+        out, new_state = self._session.run(
+            None, {"input": window[None], "state": state, "sr": self._rate}
+        )
+        return float(out[0, 0]), np.asarray(new_state, dtype=np.float32)
+
+
+class SileroDetector:
+    """Silero's speech probability with its usual hysteresis: speech starts above
+    `threshold` and continues while above `threshold - 0.15`."""
+
+    frame_samples = SILERO_WINDOW
+
+    def __init__(self, model: SileroModel, threshold: float = 0.5) -> None:
+        self._model = model
+        self.threshold = threshold
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context = np.zeros(SILERO_CONTEXT, dtype=np.float32)
+        self._speaking = False
+
+    def is_speech(self, frame: npt.NDArray[np.float32]) -> bool:
+        window = np.concatenate([self._context, frame]).astype(np.float32)
+        self._context = window[-SILERO_CONTEXT:]
+        probability, self._state = self._model.probability(window, self._state)
+        limit = self.threshold - 0.15 if self._speaking else self.threshold
+        self._speaking = probability > limit
+        return self._speaking
+
+
+class WebrtcDetector:
+    frame_samples = FRAME_SAMPLES
+
+    def __init__(self, aggressiveness: int = 3) -> None:
+        self._vad = webrtcvad.Vad(aggressiveness)
+
+    def is_speech(self, frame: npt.NDArray[np.float32]) -> bool:
+        pcm = np.clip(frame * 32768.0, -32768, 32767).astype("<i2").tobytes()
+        return bool(self._vad.is_speech(pcm, MODEL_SAMPLE_RATE))
+
+
+class EnergyDetector:
+    """A frame is speech when its level is above `threshold_db` dBFS (the baseline in the bench)."""
+
+    frame_samples = FRAME_SAMPLES
+
+    def __init__(self, threshold_db: float = -40.0) -> None:
+        self.threshold_db = threshold_db
+
+    def is_speech(self, frame: npt.NDArray[np.float32]) -> bool:
+        rms = float(np.sqrt(np.mean(np.square(frame, dtype=np.float64)) + 1e-12))
+        return bool(20 * np.log10(rms) > self.threshold_db)
+
+
+@dataclass(frozen=True)
+class SpeechStart:
+    """Speech began at `sample` (the utterance keeps `preroll_ms` before it)."""
+
+    sample: int
+
+
+@dataclass(frozen=True)
+class UtteranceEnd:
+    """The utterance spans samples `start`..`end`; `cut` when max length forced the end."""
+
+    start: int
+    end: int
+    cut: bool = False
+
+
+@dataclass(frozen=True)
+class NoInput:
+    """Nobody spoke for `no_input_ms` since the stream started or the last utterance ended."""
+
+    sample: int
+
+
+Mark = SpeechStart | UtteranceEnd | NoInput
+
+
+class Endpointer:
+    """Feed 16 kHz audio in any pieces; get marks with absolute sample positions."""
+
+    def __init__(self, config: Endpointing, detector: Detector) -> None:
+        self.config = config
+        self._detector = detector
+        self.frame_samples = detector.frame_samples
+        self._frame_ms = detector.frame_samples * 1000 / MODEL_SAMPLE_RATE
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._frame = 0  # index of the next frame to classify
+        self._voiced_run = 0
+        self._speech_start: int | None = None  # frame where the current utterance's speech began
+        self._last_voiced = 0  # last voiced frame of the current utterance
+        self._idle_since = 0  # frame where the current silent wait began
+        self._no_input_sent = False
+
+    @property
+    def in_speech(self) -> bool:
+        return self._speech_start is not None
+
+    def feed(self, audio: npt.NDArray[np.float32]) -> list[Mark]:
+        pending = np.concatenate([self._pending, audio]) if len(self._pending) else audio
+        size = self.frame_samples
+        n = len(pending) // size
+        marks: list[Mark] = []
+        for i in range(n):
+            mark = self._step(self._detector.is_speech(pending[i * size : (i + 1) * size]))
+            if mark is not None:
+                marks.append(mark)
+        self._pending = pending[n * size :].copy()
+        return marks
+
+    def finish(self) -> list[Mark]:
+        """End of stream: close an utterance in progress."""
+        if self._speech_start is None:
+            return []
+        return [self._end(cut=False)]
+
+    @property
+    def position(self) -> int:
+        """The end of the last classified frame, in samples: where decisions are made."""
+        return self._frame * self.frame_samples
+
+    def _frames(self, ms: int) -> int:
+        return max(1, round(ms / self._frame_ms))
+
+    def _step(self, voiced: bool) -> Mark | None:
+        frame = self._frame
+        self._frame += 1
+        cfg = self.config
+        self._voiced_run = self._voiced_run + 1 if voiced else 0
+        if self._speech_start is None:
+            if self._voiced_run >= self._frames(cfg.start_ms):
+                self._speech_start = frame + 1 - self._voiced_run
+                self._last_voiced = frame
+                return SpeechStart(self._speech_start * self.frame_samples)
+            if not self._no_input_sent and frame + 1 - self._idle_since >= self._frames(
+                cfg.no_input_ms
+            ):
+                self._no_input_sent = True
+                return NoInput((frame + 1) * self.frame_samples)
+            return None
+        if voiced:
+            self._last_voiced = frame
+        if frame - self._last_voiced >= self._frames(cfg.end_silence_ms):
+            return self._end(cut=False)
+        if frame + 1 - self._speech_start >= self._frames(cfg.max_utterance_ms):
+            return self._end(cut=True)
+        return None
+
+    def provisional_end(self) -> UtteranceEnd | None:
+        """The utterance as it will end if the caller stays silent, once that is settled and
+        the end is near (`SPECULATE_LEAD_MS`), so its final can be computed ahead."""
+        if self._speech_start is None:
+            return None
+        cfg = self.config
+        end_wait = self._frames(cfg.end_silence_ms)
+        wait = max(self._frames(cfg.tail_ms), end_wait - self._frames(SPECULATE_LEAD_MS))
+        if wait >= end_wait or self._frame - 1 - self._last_voiced < wait:
+            return None
+        return self._bounds(cut=False)
+
+    def _bounds(self, cut: bool) -> UtteranceEnd:
+        assert self._speech_start is not None
+        cfg = self.config
+        start = max(0, self._speech_start - self._frames(cfg.preroll_ms)) * self.frame_samples
+        tail = self._frames(cfg.tail_ms)
+        end_frame = self._frame if cut else min(self._frame, self._last_voiced + 1 + tail)
+        return UtteranceEnd(start=start, end=end_frame * self.frame_samples, cut=cut)
+
+    def _end(self, cut: bool) -> UtteranceEnd:
+        bounds = self._bounds(cut)
+        self._speech_start = None
+        self._voiced_run = 0
+        self._idle_since = self._frame
+        self._no_input_sent = False
+        return bounds

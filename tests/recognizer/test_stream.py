@@ -1,0 +1,116 @@
+"""Streams: 20 ms telephone frames in, events out, finals equal to offline decoding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recognizer.errors import AudioFormatError
+from recognizer.stream import Event, Final, Partial, SpeechStarted
+from recognizer.transcribe import Recognizer
+from tests.recognizer.conftest import Speak
+from tests.recognizer.speech import TELEPHONE_RATE, l16_bytes, mulaw_frames, with_silence
+
+
+async def _stream_mulaw(
+    recognizer: Recognizer, audio: np.ndarray, **options: object
+) -> list[Event]:
+    stream = recognizer.open_stream("pcmu", TELEPHONE_RATE, **options)  # type: ignore[arg-type]
+    events: list[Event] = []
+    for frame in mulaw_frames(audio):
+        events.extend(await stream.feed(frame))
+    events.extend(await stream.finish())
+    return events
+
+
+async def test_streamed_finals_equal_offline_decoding_of_the_same_audio(
+    recognizer: Recognizer, speak: Speak
+) -> None:
+    audio = np.concatenate(
+        [
+            with_silence(speak("i lost my credit card")),
+            with_silence(speak("please transfer me to billing"), 0.2, 1.2),
+        ]
+    )
+    events = await _stream_mulaw(recognizer, audio)
+    streamed = [e for e in events if isinstance(e, Final)]
+    # offline: the same mu-law audio decoded as one recording
+    from recognizer.audio import decode_bytes
+
+    whole = decode_bytes(b"".join(mulaw_frames(audio)), "pcmu")
+    offline = await recognizer.transcribe(whole, TELEPHONE_RATE)
+    assert len(streamed) == 2
+    assert [f.text for f in streamed] == [u.text for u in offline.utterances]
+    assert [f.words for f in streamed] == [u.words for u in offline.utterances]
+    assert all(f.text for f in streamed)
+
+
+async def test_each_utterance_reports_speech_start_partials_then_a_final(
+    recognizer: Recognizer, speak: Speak
+) -> None:
+    audio = with_silence(speak("i would like to check the balance of my savings account"))
+    events = await _stream_mulaw(recognizer, audio)
+    kinds = [type(e) for e in events]
+    assert kinds[0] is SpeechStarted
+    assert kinds[-1] is Final
+    assert Partial in kinds
+    assert SpeechStarted not in kinds[1:]
+    final = events[-1]
+    assert isinstance(final, Final) and final.utterance == 1
+    starts = [w.start for w in final.words]
+    assert starts == sorted(starts)
+    assert all(0.0 <= w.confidence <= 1.0 for w in final.words)
+
+
+async def test_no_partials_when_interim_results_are_off(
+    recognizer: Recognizer, speak: Speak
+) -> None:
+    audio = with_silence(speak("yes please"))
+    events = await _stream_mulaw(recognizer, audio, interim=False)
+    assert not any(isinstance(e, Partial) for e in events)
+    assert isinstance(events[-1], Final)
+
+
+async def test_l16_at_16_khz_and_mulaw_at_8_khz_are_both_understood(
+    recognizer: Recognizer, speak: Speak
+) -> None:
+    import soxr
+
+    audio = with_silence(speak("talk to an agent"))
+    mulaw = [e for e in await _stream_mulaw(recognizer, audio) if isinstance(e, Final)]
+    wide = soxr.resample(audio, TELEPHONE_RATE, 16000).astype(np.float32)
+    stream = recognizer.open_stream("l16", 16000)
+    pcm = l16_bytes(wide)
+    events: list[Event] = []
+    for i in range(0, len(pcm), 640):
+        events.extend(await stream.feed(pcm[i : i + 640]))
+    events.extend(await stream.finish())
+    l16 = [e for e in events if isinstance(e, Final)]
+    assert len(l16) == len(mulaw) == 1
+    assert abs(l16[0].start_s - mulaw[0].start_s) <= 0.1
+    assert "agent" in l16[0].text.split() and "agent" in mulaw[0].text.split()
+
+
+async def test_an_odd_l16_frame_is_an_error_for_that_stream(recognizer: Recognizer) -> None:
+    stream = recognizer.open_stream("l16", 8000)
+    with pytest.raises(AudioFormatError, match="odd-length"):
+        await stream.feed(b"\x00\x00\x00")
+
+
+def test_unknown_encodings_are_refused_when_the_stream_opens(recognizer: Recognizer) -> None:
+    with pytest.raises(AudioFormatError, match="unknown audio encoding"):
+        recognizer.open_stream("g729", 8000)
+
+
+def test_the_audio_buffer_keeps_absolute_positions_across_trims() -> None:
+    from recognizer.stream import AudioBuffer
+
+    buffer = AudioBuffer()
+    signal = np.arange(100_000, dtype=np.float32)
+    for i in range(0, len(signal), 320):
+        buffer.append(signal[i : i + 320])
+        buffer.keep_from(i - 20_000)
+    assert buffer.end == len(signal)
+    assert buffer.start > 0
+    np.testing.assert_array_equal(buffer.window(90_000, 90_010), signal[90_000:90_010])
+    assert len(buffer.window(0, 10)) == 0  # forgotten audio is gone, not garbage
