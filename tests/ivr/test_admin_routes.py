@@ -245,6 +245,14 @@ async def test_keys_create_list_revoke(client: Any) -> None:
     assert (await client.delete(f"{BASE}/keys/{created['id']}", headers=headers)).status == 404
 
 
+async def test_a_key_cannot_revoke_itself(client: Any) -> None:
+    headers = await bearer(client)
+    own_id = headers["Authorization"].split("_")[1]
+    response = await client.delete(f"{BASE}/keys/{own_id}", headers=headers)
+    assert response.status == 409
+    assert (await client.get(f"{BASE}/keys", headers=headers)).status == 200
+
+
 async def test_a_tenant_key_for_an_unknown_tenant_is_404(client: Any) -> None:
     headers = await bearer(client)
     response = await client.post(
