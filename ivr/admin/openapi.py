@@ -45,6 +45,8 @@ OPERATIONS = (
        admin_only=True, conflict=True),
     Op("get", f"{BASE}/tenants", "List tenants", 200, schemas.TenantList, admin_only=True),
     Op("get", T, "Get a tenant", 200, schemas.Tenant),
+    Op("patch", T, "Change a tenant's retention", 200, schemas.Tenant, schemas.TenantUpdate,
+       admin_only=True),
     Op("delete", T, "Delete a tenant, its hot words and its keys", 200, schemas.TenantDeleted,
        admin_only=True, conflict=True),
     Op("get", f"{T}/hotwords", "List hot words", 200, schemas.HotwordList),

@@ -121,6 +121,23 @@ async def get_tenant(request: web.Request) -> web.Response:
     return web.json_response(tenant_json(found))
 
 
+@routes.patch(f"{BASE}/tenants/{{tenant}}")
+async def update_tenant(request: web.Request) -> web.Response:
+    tenant = request.match_info["tenant"]
+    who = await authorize(request, None)  # retention is a policy: admin keys only
+    if not TENANT_RE.fullmatch(tenant):
+        raise UnknownTenant(tenant)
+    admin = request.app[ADMIN]
+    body = validate(schemas.TenantUpdate, await read_json(request))
+    before = await admin.store.tenant(tenant)
+    after = await admin.store.set_retention(tenant, body.retention_days)
+    await record(
+        admin, who, "tenant.update", tenant,
+        retention_days_before=before.retention_days, retention_days=after.retention_days,
+    )  # fmt: skip
+    return web.json_response(tenant_json(after))
+
+
 @routes.delete(f"{BASE}/tenants/{{tenant}}")
 async def delete_tenant(request: web.Request) -> web.Response:
     tenant = request.match_info["tenant"]

@@ -41,6 +41,12 @@ class TenantIn(Body):
     )
 
 
+class TenantUpdate(Body):
+    retention_days: int | None = Field(
+        ge=1, le=36500, description="New retention in days; null returns to the default."
+    )
+
+
 class HotwordIn(Body):
     phrase: str = Field(
         min_length=1, max_length=1000, description="Words to favour; normalized on write."

@@ -29,6 +29,7 @@ TENANT_ROUTES: list[tuple[str, str, Any, str | None]] = [
 ADMIN_ONLY: list[tuple[str, str, Any]] = [
     ("GET", f"{BASE}/tenants", None),
     ("POST", f"{BASE}/tenants", {"id": "newco"}),
+    ("PATCH", f"{BASE}/tenants/{{tenant}}", {"retention_days": 7}),
     ("DELETE", f"{BASE}/tenants/{{tenant}}", None),
     ("GET", f"{BASE}/keys", None),
     ("POST", f"{BASE}/keys", {"kind": "admin"}),
