@@ -89,14 +89,14 @@ class HotwordCache:
         cached = self._entries.get(tenant)
         try:
             version = await self.store.version(tenant)
+            if cached is not None and cached.version == version:
+                self.metrics.hits.inc()
+                return cached
+            self.metrics.misses.inc()
+            return await self._reload(tenant)
         except (RedisError, OSError) as exc:
             log.warning("hot words: store unreachable, serving the cached copy: %s", exc)
             return cached or TenantHotwords(tenant, 0, ())
-        if cached is not None and cached.version == version:
-            self.metrics.hits.inc()
-            return cached
-        self.metrics.misses.inc()
-        return await self._reload(tenant)
 
     async def _reload(self, tenant: str) -> TenantHotwords:
         lock = self._locks.setdefault(tenant, asyncio.Lock())
