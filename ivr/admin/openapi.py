@@ -40,6 +40,11 @@ def _q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 T = f"{BASE}/tenants/{{tenant}}"
+AUDIT_QUERY = (
+    _q("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}, "Entries to skip"),
+    _q("limit", {"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_PAGE},
+       "Page size (default 50)"),
+)  # fmt: skip
 OPERATIONS = (
     Op("post", f"{BASE}/tenants", "Create a tenant", 201, schemas.Tenant, schemas.TenantIn,
        admin_only=True, conflict=True),
@@ -69,9 +74,9 @@ OPERATIONS = (
     Op("delete", f"{T}/hotwords/{{id}}", "Delete one hot word", 200, schemas.WriteSummary,
        conflict=True),
     Op("get", f"{T}/audit", "Read the tenant's audit log, newest first", 200, schemas.AuditPage,
-       query=(_q("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}, "Entries to skip"),
-              _q("limit", {"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_PAGE},
-                 "Page size (default 50)"))),
+       query=AUDIT_QUERY),
+    Op("get", f"{BASE}/audit", "Read the audit entries about no tenant (keys), newest first",
+       200, schemas.AuditPage, admin_only=True, query=AUDIT_QUERY),
     Op("post", f"{BASE}/keys", "Create an API key (the secret is shown once)", 201,
        schemas.KeyCreated, schemas.KeyIn, admin_only=True),
     Op("get", f"{BASE}/keys", "List API keys (never their secrets)", 200, schemas.KeyList,

@@ -290,12 +290,10 @@ async def delete_hotword(request: web.Request) -> web.Response:
 
 
 # --- audit ---
-@routes.get(f"{BASE}/tenants/{{tenant}}/audit")
-async def read_audit(request: web.Request) -> web.Response:
-    admin, _, tenant = await tenant_scope(request)
+async def audit_page(request: web.Request, tenant: str | None) -> web.Response:
     offset = query_int(request, "offset", 0, 0, 10**9)
     limit = query_int(request, "limit", 50, 1, MAX_AUDIT_PAGE)
-    page = await admin.audit.page(tenant, offset, limit)
+    page = await request.app[ADMIN].audit.page(tenant, offset, limit)
     end = offset + len(page.entries)
     return web.json_response(
         {
@@ -307,6 +305,19 @@ async def read_audit(request: web.Request) -> web.Response:
             "entries": [e.to_json() for e in page.entries],
         }
     )
+
+
+@routes.get(f"{BASE}/tenants/{{tenant}}/audit")
+async def read_audit(request: web.Request) -> web.Response:
+    _, _, tenant = await tenant_scope(request)
+    return await audit_page(request, tenant)
+
+
+@routes.get(f"{BASE}/audit")
+async def read_global_audit(request: web.Request) -> web.Response:
+    """Entries about no tenant: admin keys, tenant listings (admin keys only)."""
+    await authorize(request, None)
+    return await audit_page(request, None)
 
 
 # --- keys ---

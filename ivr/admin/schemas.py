@@ -201,7 +201,7 @@ class AuditEntry(BaseModel):
 
 
 class AuditPage(BaseModel):
-    tenant: str
+    tenant: str | None
     total: int
     offset: int
     limit: int

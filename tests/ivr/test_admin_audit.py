@@ -54,6 +54,15 @@ async def test_reads_and_exports_are_recorded_too(client: Any) -> None:
     assert export["action"] == "hotwords.export" and export["details"]["format"] == "csv"
 
 
+async def test_key_management_is_in_the_global_audit(client: Any) -> None:
+    headers = await bearer(client)
+    await client.post(f"{BASE}/keys", json={"kind": "admin", "name": "ops"}, headers=headers)
+    page = await (await client.get(f"{BASE}/audit", headers=headers)).json()
+    assert page["tenant"] is None
+    assert page["entries"][0]["action"] == "key.create"
+    assert page["entries"][0]["details"]["kind"] == "admin"
+
+
 async def test_audit_pages_follow_each_other(client: Any) -> None:
     headers = await bearer(client)
     await make_tenant(client, headers, "acme")

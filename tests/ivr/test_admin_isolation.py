@@ -32,6 +32,7 @@ ADMIN_ONLY: list[tuple[str, str, Any]] = [
     ("PATCH", f"{BASE}/tenants/{{tenant}}", {"retention_days": 7}),
     ("DELETE", f"{BASE}/tenants/{{tenant}}", None),
     ("GET", f"{BASE}/keys", None),
+    ("GET", f"{BASE}/audit", None),
     ("POST", f"{BASE}/keys", {"kind": "admin"}),
     ("DELETE", f"{BASE}/keys/{{key}}", None),
 ]
