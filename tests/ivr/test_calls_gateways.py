@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from gateway_harness import SALES, TOKEN, GatewayApp, gateway_app
@@ -76,3 +77,23 @@ async def test_audiosocket_at_16_khz_gets_prompts_at_16_khz(gateway_app: StartAp
     assert report.outcome["disposition"] == "completed"
     assert caller.audio_kinds == {0x12}  # slin at 16 kHz, the caller's own rate
     assert 1.0 < report.prompts_s[0] < 5.0
+
+
+async def test_the_number_map_routes_a_number_to_its_flow_and_keys_are_collected(
+    gateway_app: StartApp, tmp_path: Path
+) -> None:
+    numbers = tmp_path / "numbers.yaml"
+    numbers.write_text('tenants: {bank: {}}\nnumbers: {"+15559990000": {tenant: bank, flow: pin}}')
+    gateway: GatewayApp = await gateway_app(number_map_file=numbers)
+    full = JambonzCaller(gateway.url, called="+1 555 999 0000")
+    await run_script(full, [Step("press", "1234")])
+    record = await gateway.record(full.call_id)
+    assert (record["tenant"], record["flow"]) == ("bank", "pin")
+    assert gateway.inputs(record)[0] == ("Digits", "1234")  # four keys end the entry
+    short = JambonzCaller(gateway.url, called="+15559990000")
+    await run_script(short, [Step("press", "42#")])
+    assert gateway.inputs(await gateway.record(short.call_id))[0] == ("Digits", "42")
+    unmapped = JambonzCaller(gateway.url, called="+15550000000")
+    await run_script(unmapped, [Step("press", "2")])
+    record = await gateway.record(unmapped.call_id)
+    assert (record["tenant"], record["flow"]) == ("default", "menu")
