@@ -48,7 +48,8 @@ REGISTRATION_TTL_S = 120
 async def _frames(reader: asyncio.StreamReader) -> AsyncIterator[tuple[int, bytes]]:
     while True:
         try:
-            header = await asyncio.wait_for(reader.readexactly(3), RECEIVE_TIMEOUT_S)
+            async with asyncio.timeout(RECEIVE_TIMEOUT_S):
+                header = await reader.readexactly(3)
         except asyncio.IncompleteReadError as exc:
             if exc.partial:
                 raise ProtocolError(
@@ -56,7 +57,8 @@ async def _frames(reader: asyncio.StreamReader) -> AsyncIterator[tuple[int, byte
                 ) from None
             return
         kind, length = audiosocket.parse_header(header)
-        payload = await asyncio.wait_for(reader.readexactly(length), RECEIVE_TIMEOUT_S)
+        async with asyncio.timeout(RECEIVE_TIMEOUT_S):
+            payload = await reader.readexactly(length)
         yield kind, payload
 
 
@@ -120,7 +122,8 @@ class AudioSocketServer:
             data = audiosocket.render(command)
             if data is not None and not writer.is_closing():
                 writer.write(data)
-                await asyncio.wait_for(writer.drain(), SEND_TIMEOUT_S)
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    await writer.drain()
 
         info = CallInfo(
             call_id=start.call_id,

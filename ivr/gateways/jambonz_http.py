@@ -122,9 +122,11 @@ async def listen(request: web.Request) -> web.WebSocketResponse:
         if ws.closed or frame is None:
             return
         if isinstance(frame, bytes):
-            await asyncio.wait_for(ws.send_bytes(frame), SEND_TIMEOUT_S)
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                await ws.send_bytes(frame)
         else:
-            await asyncio.wait_for(ws.send_str(frame), SEND_TIMEOUT_S)
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                await ws.send_str(frame)
         if isinstance(command, Disconnect):
             await ws.close()
 

@@ -39,6 +39,8 @@ MARK_GRACE_S = 5.0
 RECEIVE_TIMEOUT_S = 20.0
 """A gateway sends audio every 20 ms: this long without a frame is a dead socket."""
 SEND_TIMEOUT_S = 10.0
+"""Each frame written must leave within this (`asyncio.timeout`, not `wait_for`: no task per
+frame at 50 frames a second per call)."""
 
 Send = Callable[[Command], Awaitable[None]]
 

@@ -145,7 +145,8 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
         if text is None:
             await ws.close()
         elif not ws.closed:
-            await asyncio.wait_for(ws.send_str(text), SEND_TIMEOUT_S)
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                await ws.send_str(text)
 
     info = CallInfo(
         call_id=start.call_id,
