@@ -94,7 +94,8 @@ class Caller:
                 self._marks.remove(mark)
                 with contextlib.suppress(Exception):
                     await self.send_mark(mark[1])
-            await asyncio.sleep(0.01)
+            soonest = min((m[0] for m in self._marks), default=now + 0.05)
+            await asyncio.sleep(min(0.05, max(0.005, soonest - now)))
 
     def _received_mark(self, name: str) -> None:
         self._marks.append((self._play_until, name))

@@ -127,7 +127,7 @@ async def wait_for_prompts(caller: Caller, since: float, quiet_s: float, limit_s
         heard = caller.last_prompt_start_after(since) is not None
         if heard and caller.quiet_for() >= quiet_s:
             return
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)
 
 
 async def run_script(
