@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -24,8 +24,10 @@ from ivr.gateways.admission import CallMetrics
 from ivr.gateways.dtmf import DtmfDetector
 from ivr.gateways.wire import Encoding
 from recognizer.phrases import Hotword
-from recognizer.transcribe import RecognizerOptions
-from recognizer.vad import Endpointing
+
+if TYPE_CHECKING:  # the model's modules load with the recognizer, not with a call
+    from recognizer.transcribe import RecognizerOptions
+    from recognizer.vad import Endpointing
 
 log = logging.getLogger(__name__)
 AUDIO_QUEUE_CHUNKS = 250

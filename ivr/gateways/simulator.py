@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,12 +22,14 @@ from urllib.parse import urlsplit
 import aiohttp
 import click
 import numpy as np
+import soundfile
 import soxr
 
 from ivr.gateways.callers import (
     FRAME_S,
     AudioSocketCaller,
     Caller,
+    Heard,
     JambonzCaller,
     Pcm,
     TwilioCaller,
@@ -248,9 +251,34 @@ def steps_from_args(raw_args: list[str]) -> list[Step]:
     return ordered
 
 
-def _print_report(report: CallReport, record: dict[str, Any] | None) -> None:
+async def transcribe_prompts(
+    session: aiohttp.ClientSession, url: str, heard: list[Heard], rate: int
+) -> list[str]:
+    """What each prompt said, by the server's own recognizer (`POST /v1/recognize`)."""
+    texts = []
+    for prompt in heard:
+        buffer = io.BytesIO()
+        samples = np.concatenate(prompt.audio) if prompt.audio else np.zeros(0, dtype=np.int16)
+        soundfile.write(buffer, samples, rate, format="WAV", subtype="PCM_16")
+        try:
+            async with session.post(
+                f"{url.rstrip('/')}/v1/recognize",
+                data=buffer.getvalue(),
+                headers={"Content-Type": "audio/wav"},
+            ) as response:
+                body = await response.json(content_type=None)
+            texts.append(str(body.get("text", "")) if response.status == 200 else "")
+        except (aiohttp.ClientError, ValueError):
+            texts.append("")
+    return texts
+
+
+def _print_report(
+    report: CallReport, record: dict[str, Any] | None, prompt_texts: list[str]
+) -> None:
     for index, seconds in enumerate(report.prompts_s, 1):
-        click.echo(f"  prompt {index}: {seconds:.2f} s heard")
+        said = prompt_texts[index - 1] if index <= len(prompt_texts) else ""
+        click.echo(f"  prompt {index}: {seconds:.2f} s" + (f' "{said}"' if said else ""))
     for turn in report.turns:
         latency = "-" if turn.latency_s is None else f"{turn.latency_s * 1000:.0f} ms"
         click.echo(f"  caller {turn.step.kind} {turn.step.value!r}: next prompt after {latency}")
@@ -330,13 +358,13 @@ def call(
 
     async def main() -> None:
         click.echo(f"calling {url} over {protocol} as {caller_id} -> {called}")
-        report = await run_script(make_caller(), steps, voice=voice, inband_keys=inband)
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"{url.rstrip('/')}/calls/{report.call_id}") as response,
-        ):
-            record = await response.json() if response.status == 200 else None
-        _print_report(report, record)
+        caller = make_caller()
+        report = await run_script(caller, steps, voice=voice, inband_keys=inband)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{url.rstrip('/')}/calls/{report.call_id}") as response:
+                record = await response.json() if response.status == 200 else None
+            texts = await transcribe_prompts(session, url, caller.heard, caller.rate)
+        _print_report(report, record, texts)
 
     try:
         asyncio.run(main())
