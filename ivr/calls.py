@@ -99,7 +99,7 @@ class CallerGone(Exception):
 
 
 @dataclass
-class _Keys:
+class KeyEntry:
     """DTMF collection for one `Listen`: up to `max_digits`, or fewer ended by the finish key."""
 
     spec: DtmfSpec | None
@@ -251,7 +251,7 @@ class CallSession:
 
     async def _listen(self, listen: Listen) -> Event:
         """Wait for speech or keys after the prompts; no-input counts from now."""
-        keys = _Keys(listen.dtmf)
+        keys = KeyEntry(listen.dtmf)
         speaking = False
         loop = asyncio.get_running_loop()
         deadline = loop.time() + listen.no_input_ms / 1000
