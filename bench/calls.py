@@ -49,6 +49,8 @@ CONVERSATIONS: tuple[tuple[str, tuple[Step, ...], str], ...] = (
     ("support keys", (Step("press", "3"), Step("say", "yes")), "sip:support@pbx.example.com"),
     ("agent", (Step("say", "talk to a person"),), "+15550100200"),
 )
+KEYS_ONLY = (("agent by key", (Step("press", "0"),), "+15550100200"),)
+"""--keys-only: the pipeline without speech recognition (what the gateways alone cost)."""
 VOICES = ("en-gb-scotland", "en-us-nyc+f3", "en-gb-x-gbclan+m7", "en+Alex", "en-029+f4")
 """espeak-ng voices and variants outside the model's training voices."""
 
@@ -148,13 +150,14 @@ def server_metrics(url: str) -> dict[str, dict[str, float]]:
 
 
 async def one_call(
+    conversations: tuple[tuple[str, tuple[Step, ...], str], ...],
     index: int,
     url: str,
     token: str,
     clips: dict[tuple[str, str], np.ndarray[Any, Any]],
     delay: float,
 ) -> Result:
-    name, steps, target = CONVERSATIONS[index % len(CONVERSATIONS)]
+    name, steps, target = conversations[index % len(conversations)]
     voice = VOICES[index % len(VOICES)]
     await asyncio.sleep(delay)
     caller = TwilioCaller(url, token, caller=f"+1555{index:07d}")
@@ -170,9 +173,7 @@ async def one_call(
     except Exception as exc:  # a failed call is a data point, not the end of the run
         await caller.close()
         return Result(name, voice, False, None, [], repr(exc))
-    latencies = [
-        t.latency_s for t in report.turns if t.latency_s is not None and t.step.kind != "press"
-    ]
+    latencies = [t.latency_s for t in report.turns if t.latency_s is not None]
     got = report.outcome.get("transfer_target")
     return Result(name, voice, got == target, str(got), latencies)
 
@@ -186,6 +187,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             process, url = start_server(token, args, Path(tmp) / "server.log")
         try:
             loop = asyncio.get_running_loop()
+            conversations = KEYS_ONLY if args.keys_only else CONVERSATIONS
             clips = {}
             for text in {
                 s.value for _, steps, _ in CONVERSATIONS for s in steps if s.kind == "say"
@@ -198,7 +200,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             started = time.monotonic()
             results = await asyncio.gather(
                 *(
-                    one_call(i, url, token, clips, args.ramp_s * i / max(1, args.calls))
+                    one_call(
+                        conversations, i, url, token, clips, args.ramp_s * i / max(1, args.calls)
+                    )
                     for i in range(args.calls)
                 )
             )
@@ -214,6 +218,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     summary = {
         "calls": args.calls,
         "success_rate": ok / len(results),
+        "caller_latency_turns": len(latencies),
         "caller_latency_p50_s": float(np.percentile(latencies, 50)) if latencies else None,
         "caller_latency_p95_s": float(np.percentile(latencies, 95)) if latencies else None,
         "server": server,
@@ -234,6 +239,7 @@ def main() -> None:
     parser.add_argument("--url", default=None, help="A running server (else one is started).")
     parser.add_argument("--auth-token", default=None, help="Its Twilio token (with --url).")
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--keys-only", action="store_true", help="Callers press keys, no speech.")
     parser.add_argument(
         "--model-dir", type=Path, default=None, help="IVR_MODEL_DIR for the server."
     )

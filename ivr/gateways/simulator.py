@@ -218,10 +218,13 @@ async def _perform(
     if inband_keys:
         await sender.play(tones(step.value, rate, on_ms=100, off_ms=100))
         return time.monotonic()
-    for digit in step.value:
+    pressed = time.monotonic()
+    for index, digit in enumerate(step.value):
+        if index:
+            await asyncio.sleep(0.15)
         await caller.send_key(digit)
-        await asyncio.sleep(0.15)
-    return time.monotonic()
+        pressed = time.monotonic()
+    return pressed
 
 
 class _CallCommand(click.Command):
