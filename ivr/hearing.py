@@ -10,7 +10,6 @@ a stream closed at the end of a turn never answers the next one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -139,12 +138,12 @@ class Hearing:
             )
 
     async def close(self) -> None:
+        """Drop the turn's stream without `finish()`: that would recognize the audio of an
+        utterance in progress, which no turn waits for any more (and costs a decode on the
+        path to the next prompt). A stream holds no resource beyond its buffers."""
         async with self._lock:
-            stream, self._stream = self._stream, None
+            self._stream = None
             self.generation += 1
-        if stream is not None:
-            with contextlib.suppress(Exception):
-                await stream.finish()
 
     async def run(self) -> None:
         """Caller audio to the in-band key detector and the open recognizer stream."""
