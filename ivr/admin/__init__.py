@@ -44,9 +44,11 @@ async def admin_context(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     """Add this area's cleanup contexts and routes to the app."""
+    from ivr.admin.calldata import routes as call_routes
     from ivr.admin.openapi import openapi_handler
     from ivr.admin.routes import routes
 
     app.cleanup_ctx.append(admin_context)
     app.router.add_routes(routes)
+    app.router.add_routes(call_routes)
     app.router.add_get(OPENAPI_PATH, openapi_handler)
