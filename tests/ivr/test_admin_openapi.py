@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
+import redis
 import redis.asyncio as aioredis
 
+from ivr.admin.audit import ENTRIES_KEY
 from ivr.admin.keys import KeyStore
 from ivr.admin.openapi import EXAMPLES
 from tests.conftest import ServiceProcess, service_env
@@ -106,3 +108,8 @@ def test_schemathesis_finds_no_failure_against_the_live_service(
     assert "Authentication failed" not in output and "Rate limited" not in output, output[-3000:]
     with urllib.request.urlopen(f"{service.url}/healthz", timeout=5) as response:
         assert response.status == 200
+    client = redis.Redis.from_url(redis_url)
+    entries = [json.loads(raw) for raw in client.hvals(ENTRIES_KEY)]
+    client.close()
+    seen = {(e["action"], e["details"].get("found")) for e in entries}
+    assert ("call.read", True) in seen and ("call.erase", True) in seen, sorted(seen)
