@@ -1,4 +1,5 @@
-"""The admin area: tenants, hot words, API keys and the audit log, under `/admin/v1`.
+"""The admin area: tenants, hot words, API keys, callers' data (read, erase) and the audit log,
+under `/admin/v1`.
 
 Public hooks for other areas: `await app[HOTWORDS].get(tenant)` at each call or stream start gives
 the tenant's hot words, fresh across replicas; `app[AUDIT]` appends to the audit log; and
