@@ -142,6 +142,7 @@ def server_metrics(url: str) -> dict[str, dict[str, float]]:
         text = response.read().decode()
     names = (
         "ivr_calls_response_latency_seconds",
+        "ivr_calls_speech_end_latency_seconds",
         "ivr_calls_dialog_seconds",
         "ivr_calls_prompt_render_seconds",
         "ivr_recognizer_final_latency_seconds",

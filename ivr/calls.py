@@ -127,6 +127,7 @@ class CallSession:
         self.hearing = Hearing(info.encoding, info.sample_rate, info.inband_dtmf, self.metrics)
         self._ended_reason: str | None = None
         self._input_ended_at: float | None = None
+        self._speech_ended_at: float | None = None
 
     # --- what the gateway calls (never blocks) ---
 
@@ -226,9 +227,13 @@ class CallSession:
         if hearing.barge_allowed and hearing.pending_input():
             hearing.barge_allowed = False
             return True
+        now = time.monotonic()
         if self._input_ended_at is not None:
-            self.metrics.response_latency.observe(time.monotonic() - self._input_ended_at)
+            self.metrics.response_latency.observe(now - self._input_ended_at)
             self._input_ended_at = None
+        if self._speech_ended_at is not None:
+            self.metrics.speech_end_latency.observe(now - self._speech_ended_at)
+            self._speech_ended_at = None
         playing = asyncio.create_task(self.line.play(audio))
         barge = asyncio.create_task(hearing.barge.wait())
         try:
@@ -278,6 +283,7 @@ class CallSession:
             elif item.kind == "final":
                 if item.text.strip():
                     self._input_ended_at = item.at
+                    self._speech_ended_at = item.speech_end
                     return Speech(item.text, item.confidence)
                 speaking = False
                 deadline = loop.time() + listen.no_input_ms / 1000

@@ -60,6 +60,8 @@ class Input:
     confidence: float = 0.0
     generation: int = 0
     at: float = field(default_factory=time.monotonic)
+    speech_end: float | None = None
+    """For a final: when the caller stopped speaking (monotonic), from the stream's clock."""
 
 
 class Hearing:
@@ -157,6 +159,7 @@ class Hearing:
             async with self._lock:
                 if self._stream is None:
                     continue
+                fed_at = time.monotonic()
                 try:
                     events = await self._stream.feed(payload)
                 except Exception:
@@ -165,9 +168,9 @@ class Hearing:
                     continue
                 generation = self.generation
             for event in events:
-                self._on_recognized(event, generation)
+                self._on_recognized(event, generation, fed_at)
 
-    def _on_recognized(self, event: object, generation: int) -> None:
+    def _on_recognized(self, event: object, generation: int, fed_at: float) -> None:
         kind = type(event).__name__  # recognizer.stream's SpeechStarted / Partial / Final
         if kind == "SpeechStarted":
             self.push(Input("speech_started", generation=generation))
@@ -176,7 +179,11 @@ class Hearing:
         elif kind == "Final":
             text = str(getattr(event, "text", ""))
             confidence = float(getattr(event, "confidence", 0.0))
-            self.push(Input("final", text, confidence, generation))
+            # audio arrives in real time: the frame fed at `fed_at` ends at the endpoint, and
+            # speech ended `endpoint_s - end_s` seconds of audio before it
+            silence = float(getattr(event, "endpoint_s", 0.0)) - float(getattr(event, "end_s", 0.0))
+            ended = fed_at - max(0.0, silence)
+            self.push(Input("final", text, confidence, generation, speech_end=ended))
 
     def _pcm(self, payload: bytes) -> np.ndarray[Any, np.dtype[np.int16]]:
         if self.encoding == "pcmu":

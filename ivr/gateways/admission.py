@@ -64,6 +64,13 @@ class CallMetrics:
             registry=registry,
             buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5),
         )
+        self.speech_end_latency = Histogram(
+            "ivr_calls_speech_end_latency_seconds",
+            "End of the caller's speech (by the recognizer's clock) to the first prompt byte "
+            "sent: the response latency plus the end-of-utterance silence.",
+            registry=registry,
+            buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 2, 3, 5),
+        )
         self.dialog_seconds = Histogram(
             "ivr_calls_dialog_seconds",
             "Time the dialog service took to answer one caller input.",

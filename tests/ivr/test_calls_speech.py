@@ -48,3 +48,4 @@ async def test_speech_after_the_prompt_is_heard_with_a_latency(gateway_app: Star
     assert kind == "Speech" and heard
     assert report.turns[0].latency_s is not None
     assert gateway.metric("ivr_calls_response_latency_seconds_count") >= 1
+    assert gateway.metric("ivr_calls_speech_end_latency_seconds_count") >= 1
