@@ -79,7 +79,7 @@ class Hearing:
         """False while a prompt that may not be interrupted plays: that audio is not heard."""
         self.generation = 0
         self.dropped = 0
-        self._audio: asyncio.Queue[bytes] = asyncio.Queue(maxsize=AUDIO_QUEUE_CHUNKS)
+        self._audio: asyncio.Queue[tuple[bytes, float]] = asyncio.Queue(maxsize=AUDIO_QUEUE_CHUNKS)
         self._stream: SpeechStream | None = None
         self._lock = asyncio.Lock()
         self._detector = DtmfDetector(sample_rate) if inband_dtmf else None
@@ -90,7 +90,7 @@ class Hearing:
         if self._audio.full():
             self._audio.get_nowait()
             self.dropped += 1
-        self._audio.put_nowait(payload)
+        self._audio.put_nowait((payload, time.monotonic()))
 
     def key(self, digit: str, *, source: str = "event") -> None:
         self.metrics.dtmf_digits.labels(source).inc()
@@ -150,7 +150,7 @@ class Hearing:
     async def run(self) -> None:
         """Caller audio to the in-band key detector and the open recognizer stream."""
         while True:
-            payload = await self._audio.get()
+            payload, arrived = await self._audio.get()
             if self._detector is not None:
                 for digit in self._detector.feed(self._pcm(payload)):
                     self.key(digit, source="inband")
@@ -159,7 +159,6 @@ class Hearing:
             async with self._lock:
                 if self._stream is None:
                     continue
-                fed_at = time.monotonic()
                 try:
                     events = await self._stream.feed(payload)
                 except Exception:
@@ -168,9 +167,9 @@ class Hearing:
                     continue
                 generation = self.generation
             for event in events:
-                self._on_recognized(event, generation, fed_at)
+                self._on_recognized(event, generation, arrived)
 
-    def _on_recognized(self, event: object, generation: int, fed_at: float) -> None:
+    def _on_recognized(self, event: object, generation: int, arrived: float) -> None:
         kind = type(event).__name__  # recognizer.stream's SpeechStarted / Partial / Final
         if kind == "SpeechStarted":
             self.push(Input("speech_started", generation=generation))
@@ -179,10 +178,10 @@ class Hearing:
         elif kind == "Final":
             text = str(getattr(event, "text", ""))
             confidence = float(getattr(event, "confidence", 0.0))
-            # audio arrives in real time: the frame fed at `fed_at` ends at the endpoint, and
-            # speech ended `endpoint_s - end_s` seconds of audio before it
+            # audio arrives in real time: the frame that arrived at `arrived` ends at the
+            # endpoint, and speech ended `endpoint_s - end_s` seconds of audio before it
             silence = float(getattr(event, "endpoint_s", 0.0)) - float(getattr(event, "end_s", 0.0))
-            ended = fed_at - max(0.0, silence)
+            ended = arrived - max(0.0, silence)
             self.push(Input("final", text, confidence, generation, speech_end=ended))
 
     def _pcm(self, payload: bytes) -> np.ndarray[Any, np.dtype[np.int16]]:
