@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # the model's modules load with the recognizer, not with a ca
 log = logging.getLogger(__name__)
 AUDIO_QUEUE_CHUNKS = 250
 INBOX_SIZE = 256
+CATCH_UP_FRAMES = 25
+"""Most queued frames joined into one recognizer feed when the call's audio is behind."""
 
 
 class SpeechStream(Protocol):
@@ -151,6 +153,12 @@ class Hearing:
         """Caller audio to the in-band key detector and the open recognizer stream."""
         while True:
             payload, arrived = await self._audio.get()
+            if not self._audio.empty():  # behind real time: catch up in one feed, not many
+                parts = [payload]
+                while not self._audio.empty() and len(parts) < CATCH_UP_FRAMES:
+                    more, arrived = self._audio.get_nowait()
+                    parts.append(more)
+                payload = b"".join(parts)
             if self._detector is not None:
                 for digit in self._detector.feed(self._pcm(payload)):
                     self.key(digit, source="inband")
