@@ -92,6 +92,8 @@ def start_server(
         env["IVR_REDIS_URL"] = args.redis_url
     if args.model_dir:
         env["IVR_MODEL_DIR"] = str(args.model_dir)
+    if args.end_silence_ms:
+        env["IVR_END_SILENCE_MS"] = str(args.end_silence_ms)
     process = subprocess.Popen(
         [sys.executable, "-m", "ivr", "serve"],
         env=env,
@@ -240,6 +242,7 @@ def main() -> None:
     parser.add_argument("--url", default=None, help="A running server (else one is started).")
     parser.add_argument("--auth-token", default=None, help="Its Twilio token (with --url).")
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--end-silence-ms", type=int, default=None, help="IVR_END_SILENCE_MS.")
     parser.add_argument("--keys-only", action="store_true", help="Callers press keys, no speech.")
     parser.add_argument(
         "--model-dir", type=Path, default=None, help="IVR_MODEL_DIR for the server."
