@@ -150,6 +150,7 @@ class Decoder:
             raise ModelError(f"{model_dir}/labels.json must list distinct labels, blank first")
         self.labels = ["", *labels[1:]]  # pyctcdecode's blank is the empty string
         self.space = self.labels.index(" ") if " " in self.labels else -1
+        self.max_window_s = float(config.get("max_window_s", 30.0))
         subsampling = int(config.get("subsampling", 2))
         hop_s = float(config.get("hop_s", 0.01))
         self.options = DecoderOptions(

@@ -86,7 +86,7 @@ class Recognizer:
             max_wait_ms=options.batch_max_wait_ms,
             observer=metrics,
         )
-        self.active_streams = 0
+        self.max_window_s = decoder.max_window_s
 
     @classmethod
     async def open(
@@ -149,10 +149,15 @@ class Recognizer:
         interim: bool = True,
     ) -> RecognitionStream:
         """A stream for one call; raises `AudioFormatError` for an unknown encoding or rate."""
+        endpointing = endpointing or self.options.endpointing
+        # the model sees a whole utterance at once: keep it inside the model's longest window
+        longest = int(self.max_window_s * 1000) - endpointing.preroll_ms - 1000
+        if endpointing.max_utterance_ms > longest:
+            endpointing = endpointing.override(max_utterance_ms=longest)
         options = StreamOptions(
             audio_format=AudioFormat.parse(encoding, sample_rate),
             hotwords=tuple(hotwords),
-            endpointing=endpointing or self.options.endpointing,
+            endpointing=endpointing,
             interim=interim,
             partial_interval_ms=self.options.partial_interval_ms,
         )

@@ -54,7 +54,7 @@ class StreamConfig(BaseModel):
     interim_results: bool = True
     end_silence_ms: int | None = Field(None, ge=100, le=10_000)
     no_input_ms: int | None = Field(None, ge=500, le=120_000)
-    max_utterance_ms: int | None = Field(None, ge=1000, le=30_000)
+    max_utterance_ms: int | None = Field(None, ge=1000, le=28_000)
     call_id: str | None = Field(None, max_length=128)
 
 
