@@ -30,26 +30,43 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-async def run(settings: Settings) -> None:
-    """Serve until a stop signal; on SIGTERM stop taking calls and wait for live ones."""
-    app = create_app(settings)
+async def serve_app(app: web.Application, settings: Settings) -> None:
+    """Serve `app` until SIGINT/SIGTERM, then drain: `/readyz` turns 503 (the listener stays
+    open so load balancers and probes see it), `Readiness.admit()` refuses new calls, and calls
+    in progress get `drain_timeout_s` to finish. A second signal stops waiting."""
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=_ssl_context(settings))
     await site.start()
     log.info("serving", extra={"host": settings.host, "port": settings.port})
-    stop = asyncio.Event()
+    signals = asyncio.Queue[int]()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    readiness = app[READINESS]
-    readiness.draining = True
-    log.info("draining", extra={"active": readiness.active, "timeout_s": settings.drain_timeout_s})
-    if not await readiness.wait_idle(settings.drain_timeout_s):
-        log.warning("drain timed out", extra={"still_active": readiness.active})
-    await runner.cleanup()
+        loop.add_signal_handler(signum, signals.put_nowait, signum)
+    try:
+        await signals.get()
+        readiness = app[READINESS]
+        readiness.draining = True
+        log.info(
+            "draining", extra={"active": readiness.active, "timeout_s": settings.drain_timeout_s}
+        )
+        drained = asyncio.ensure_future(readiness.wait_idle(settings.drain_timeout_s))
+        again = asyncio.ensure_future(signals.get())
+        await asyncio.wait({drained, again}, return_when=asyncio.FIRST_COMPLETED)
+        again.cancel()
+        if not drained.done() or not drained.result():
+            drained.cancel()
+            log.warning("drain cut short", extra={"still_active": readiness.active})
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await runner.cleanup()
     log.info("stopped")
+
+
+async def run(settings: Settings) -> None:
+    """Serve the app built from `settings` until a stop signal, draining on the way out."""
+    await serve_app(create_app(settings), settings)
 
 
 @click.command()

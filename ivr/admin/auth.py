@@ -1,0 +1,99 @@
+"""Who is calling the admin API, whether they may, and whether they are calling too often.
+
+`authorize(request, tenant)` is the one gate: other areas' admin-side routes (erasing a call's
+data, for instance) call it too. Order of checks: a valid key (401), the key's rate (429), then
+its scope (403), so a stranger learns nothing about which tenants exist.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ivr.admin.errors import Forbidden, json_http_error
+from ivr.admin.keys import ApiKey, KeyKind
+from ivr.admin.state import ADMIN
+from ivr.settings import SETTINGS
+
+WINDOW_S = 60
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller behind a valid key."""
+
+    key_id: str
+    kind: KeyKind
+    tenant: str | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.kind == "admin"
+
+    def may_act_on(self, tenant: str) -> bool:
+        return self.is_admin or self.tenant == tenant
+
+
+def _bearer(request: web.Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def check_rate(request: web.Request, key: ApiKey) -> None:
+    """A fixed one-minute window per key, counted in Redis so it holds across replicas."""
+    limit = request.app[SETTINGS].admin_rate_per_minute
+    now = time.time()
+    window = int(now // WINDOW_S)
+    counter = f"ivr:ratelimit:admin:{key.id}:{window}"
+    redis = request.app[ADMIN].keys.redis
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.incr(counter)
+        pipe.expire(counter, WINDOW_S * 2)
+        count, _ = await pipe.execute()
+    if int(count) > limit:
+        retry_after = max(1, math.ceil((window + 1) * WINDOW_S - now))
+        raise json_http_error(
+            web.HTTPTooManyRequests,
+            f"API key {key.id} made more than {limit} admin requests this minute "
+            f"(IVR_ADMIN_RATE_PER_MINUTE); retry after {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+async def authenticate(request: web.Request) -> Principal:
+    """The caller's key (401 without a valid one) within its rate (429)."""
+    token = _bearer(request)
+    key = await request.app[ADMIN].keys.check(token) if token else None
+    if key is None:
+        raise json_http_error(
+            web.HTTPUnauthorized,
+            "a valid API key is required: send 'Authorization: Bearer ivrk_...' "
+            "(make the first one with `ivr keys create --admin`)",
+            headers={"WWW-Authenticate": 'Bearer realm="ivr-admin"'},
+        )
+    await check_rate(request, key)
+    return Principal(key_id=key.id, kind=key.kind, tenant=key.tenant)
+
+
+async def authorize(request: web.Request, tenant: str | None) -> Principal:
+    """The caller, if allowed to act on `tenant` (None: an admin-only route); else 401/403.
+
+    A refusal of a valid key is written to the audit log."""
+    principal = await authenticate(request)
+    allowed = principal.may_act_on(tenant) if tenant is not None else principal.is_admin
+    if allowed:
+        return principal
+    await request.app[ADMIN].audit.append(
+        principal.key_id,
+        "access.denied",
+        principal.tenant,
+        {"method": request.method, "path": request.path, "wanted_tenant": tenant},
+    )
+    if tenant is None:
+        raise Forbidden("this route needs an admin key; tenant keys act on their own tenant")
+    raise Forbidden(
+        f"this key belongs to tenant {principal.tenant!r} and may not act on another tenant"
+    )
