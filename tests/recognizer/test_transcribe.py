@@ -51,8 +51,6 @@ async def test_a_boosted_rare_name_is_recognized_where_the_plain_decoder_misses_
 ) -> None:
     audio = with_silence(speak(RARE_SENTENCE))
     plain = await recognizer.transcribe(audio, TELEPHONE_RATE)
-    boosted = await recognizer.transcribe(
-        audio, TELEPHONE_RATE, hotwords=[Hotword(RARE_NAME, 15)]
-    )
+    boosted = await recognizer.transcribe(audio, TELEPHONE_RATE, hotwords=[Hotword(RARE_NAME, 15)])
     assert RARE_NAME not in plain.text.split()
     assert RARE_NAME in boosted.text.split(), (plain.text, boosted.text)
