@@ -111,11 +111,11 @@ class Recognizer:
         self._decode_pool.shutdown(wait=True, cancel_futures=True)
         self.decoder.close()
 
-    async def log_probs(self, audio: FloatAudio) -> FloatAudio:
+    async def log_probs(self, audio: FloatAudio, priority: int = 0) -> FloatAudio:
         """One window through features and the batched model; trimmed to its real frames."""
         loop = asyncio.get_running_loop()
         features, frames = await loop.run_in_executor(self._decode_pool, features_for, audio)
-        out = await self.batcher.submit(features)
+        out = await self.batcher.submit(features, priority)
         valid = -(-frames * out.shape[0] // features.shape[1])
         return out[:valid]
 
@@ -138,7 +138,7 @@ class Recognizer:
         load, partials are skipped so that finals stay fast."""
         if self.batcher.backlog >= self.options.batch_max_size:
             return None
-        return self.decoder.greedy(await self.log_probs(audio))
+        return self.decoder.greedy(await self.log_probs(audio, priority=1))
 
     def open_stream(
         self,
