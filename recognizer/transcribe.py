@@ -29,6 +29,8 @@ from recognizer.stream import Final, RecognitionStream, StreamOptions, drain
 from recognizer.vad import Endpointing, SileroDetector, SileroModel
 
 FloatAudio = npt.NDArray[np.float32]
+#: Partials are skipped while this many windows already wait for the model.
+PARTIAL_BACKLOG_LIMIT = 2
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ class Recognizer:
     async def recognize_partial(self, audio: FloatAudio) -> str | None:
         """A cheap hypothesis of the utterance so far, or None when the model is busy: under
         load, partials are skipped so that finals stay fast."""
-        if self.batcher.backlog >= self.options.batch_max_size:
+        if self.batcher.backlog >= PARTIAL_BACKLOG_LIMIT:
             return None
         return self.decoder.greedy(await self.log_probs(audio, priority=1))
 
