@@ -81,11 +81,15 @@ class Recognizer:
         self.metrics = metrics
         self._forward_pool = ThreadPoolExecutor(1, thread_name_prefix="forward")
         self._decode_pool = ThreadPoolExecutor(options.decode_workers, thread_name_prefix="decode")
+        # On the CPU a batched forward costs the same per window as single ones (measured:
+        # 27 ms per 3 s window at batch 1, 2, 4 and 8), so waiting for stragglers only adds
+        # latency: batches form from what is already queued. On a GPU waiting pays.
+        wait_ms = options.batch_max_wait_ms if engine.device == "cuda" else 0.0
         self.batcher = Batcher(
             engine.forward,
             self._forward_pool,
             max_batch=options.batch_max_size,
-            max_wait_ms=options.batch_max_wait_ms,
+            max_wait_ms=wait_ms,
             observer=metrics,
         )
         self.max_window_s = decoder.max_window_s
