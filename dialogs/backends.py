@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from dialogs.engine import HttpRequest, HttpResult
+from dialogs.lookups import HttpRequest, HttpResult
 
 MAX_RESPONSE_BYTES = 1024 * 1024
 

@@ -16,8 +16,9 @@ import aiohttp
 from dialogs import backends
 from dialogs.actions import Digits, Event, Hangup, Listen, NoInput, Say, Speech, Transfer, Turn
 from dialogs.driver import complete
-from dialogs.engine import HttpRequest, HttpResult, advance, begin
+from dialogs.engine import advance, begin
 from dialogs.errors import FlowError, FlowInvalid
+from dialogs.lookups import HttpRequest, HttpResult
 from dialogs.registry import FlowSet
 from dialogs.validate import validate_paths
 

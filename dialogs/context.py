@@ -10,12 +10,13 @@ process continue a call on the exact flow version it started with.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 
 from dialogs.callstate import CallState
-from dialogs.errors import CallExists, CallNotFound, ConcurrentUpdate
+from dialogs.errors import CallExists, CallNotFound, ConcurrentUpdate, SealingError
 from dialogs.sealing import Sealer
 
 DIALOG_PREFIX = "ivr:dialog:"
@@ -122,6 +123,21 @@ class ContextStore:
 
     async def erase(self, call_id: str) -> bool:
         return bool(await self.redis.delete(dialog_key(call_id), outcome_key(call_id)))
+
+    async def tenant_of(self, call_id: str) -> str | None:
+        """Whose call this is (for the audit entry of an erasure), if the data still opens."""
+        try:
+            return (await self.load(call_id)).tenant
+        except (CallNotFound, SealingError, ValueError):
+            pass
+        try:
+            raw = await self.load_outcome(call_id)
+        except SealingError:
+            return None
+        if raw is None:
+            return None
+        tenant = json.loads(raw).get("outcome", {}).get("tenant")
+        return str(tenant) if tenant else None
 
     async def publish_flow(self, name: str, digest: str, text: str) -> None:
         """Keep a flow version's source while calls may still use it (refreshes the TTL)."""

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from dialogs.actions import Action, Turn
 from dialogs.callstate import CallState
-from dialogs.engine import MAX_HOPS, Flows, HttpRequest, HttpResult, Step, advance
+from dialogs.engine import MAX_HOPS, Flows, Step, advance
+from dialogs.lookups import HttpRequest, HttpResult
 
 Perform = Callable[[HttpRequest], Awaitable[HttpResult]]
 

@@ -9,11 +9,8 @@ run on a laptop and a call on any replica take the same path.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
-from urllib.parse import quote
+from typing import Any, Protocol
 
 from dialogs import templates
 from dialogs.actions import Action, Digits, Event, Hangup, NoInput, Say, Speech, Transfer
@@ -21,6 +18,7 @@ from dialogs.callstate import CallState, Frame, HistoryEntry, Pending
 from dialogs.errors import FlowError, FlowRuntimeError
 from dialogs.listening import confirm_listen, escalation, listen_for, prompts_of
 from dialogs.loader import LoadedFlow
+from dialogs.lookups import HttpRequest, HttpResult, build_request, read_answer
 from dialogs.matching import (
     Match,
     match_dtmf_intent,
@@ -44,31 +42,14 @@ from dialogs.schema import (
 
 MAX_HOPS = 64
 """Automatic transitions allowed in one step; more means a loop with no listening state."""
+MAX_HISTORY = 1000
+"""Turn-history entries kept per call (the newest); bounds a call's stored context."""
 
 
 class Flows(Protocol):
     """Where the engine gets a flow: by name, at the pinned version when one is given."""
 
     def resolve(self, name: str, digest: str | None) -> LoadedFlow: ...
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    backend: str
-    method: str
-    url: str
-    json: dict[str, str] | None
-    headers: tuple[tuple[str, str], ...]
-    timeout_s: float
-
-
-@dataclass(frozen=True)
-class HttpResult:
-    """What the back end answered; `error` is "timeout" or "error" when it did not."""
-
-    status: int | None
-    body: Any
-    error: Literal["timeout", "error"] | None = None
 
 
 @dataclass(frozen=True)
@@ -146,17 +127,6 @@ def _zone(name: str) -> dt.tzinfo:
         return dt.UTC
 
 
-def _dig(body: Any, path: str) -> Any:
-    for part in path.split("."):
-        if isinstance(body, Mapping) and part in body:
-            body = body[part]
-        elif isinstance(body, list) and part.isdigit() and int(part) < len(body):
-            body = body[int(part)]
-        else:
-            raise KeyError(path)
-    return body
-
-
 class _Run:
     """One step's work on a private copy of the call state."""
 
@@ -195,6 +165,9 @@ class _Run:
                 **fields,
             )
         )
+        if len(self.st.history) > MAX_HISTORY:
+            # A call's context stays bounded however long the caller keeps going round.
+            del self.st.history[: len(self.st.history) - MAX_HISTORY]
 
     def say(self, prompts: Prompts | None, barge_in: bool | None = None) -> None:
         flow = self.loaded.flow
@@ -284,45 +257,19 @@ class _Run:
     def start_http(self, node: HttpState) -> Step:
         self.say(node.say)
         backend = self.loaded.flow.backends[node.backend]
-        ns = self.namespace()
-        path = quote(templates.render(node.path, ns), safe="/?=&%:@,+")
-        body = (
-            {k: templates.render(v, ns) for k, v in node.json_body.items()}
-            if node.json_body is not None
-            else None
-        )
         self.st.phase = "http"
-        request = HttpRequest(
-            backend=node.backend,
-            method=node.method,
-            url=backend.base_url.rstrip("/") + "/" + path.lstrip("/"),
-            json=body,
-            headers=tuple(sorted(backend.headers.items())),
-            timeout_s=node.timeout_s or backend.timeout_s,
-        )
-        return self.done(request)
+        return self.done(build_request(node, backend, self.namespace()))
 
     def http_result(self, result: HttpResult) -> Step:
         node = self.loaded.flow.states[self.st.state]
         if not isinstance(node, HttpState) or self.st.phase != "http":
             raise FlowRuntimeError(f"call {self.st.call_id} is not waiting for a back end")
-        target, outcome = node.on_success, "success"
-        if result.error == "timeout":
-            target, outcome = node.on_timeout or node.on_error, "timeout"
-        elif result.error is not None or result.status is None or result.status >= 400:
-            target, outcome = node.on_error, "error"
-        else:
-            try:
-                saved = {name: _dig(result.body, path) for name, path in node.save.items()}
-            except KeyError as exc:
-                target, outcome = node.on_error, f"missing field {exc.args[0]}"
-            else:
-                for name, value in saved.items():
-                    scalar = isinstance(value, (str, int, float, bool)) or value is None
-                    self.st.vars[name] = value if scalar else json.dumps(value)
+        answer = read_answer(node, result)
+        self.st.vars.update(answer.saved)
         status = str(result.status) if result.status is not None else None
-        self.record("http", outcome, rule=node.backend, detail=status, next_state=target)
-        return self.enter(target)
+        self.record("http", answer.outcome, rule=node.backend, detail=status,
+                    next_state=answer.target)  # fmt: skip
+        return self.enter(answer.target)
 
     # --- caller input ---
 

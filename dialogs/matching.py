@@ -12,9 +12,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from text_to_num import alpha2digit
-
 from dialogs.schema import Choice, Intent, Slot
+from recognizer.itn import normalize_numbers
 
 
 @dataclass(frozen=True)
@@ -28,11 +27,9 @@ class Match:
 
 
 def spoken_numbers(text: str) -> str:
-    """Written-out numbers to digits ("twenty five" -> "25"): the inverse text normalization.
-
-    The one place to switch to `recognizer.itn` once it is merged.
-    """
-    return str(alpha2digit(text, "en"))
+    """Written-out numbers to digits ("twenty five" -> "25", "four two oh seven" -> "4207"):
+    the recognizer's inverse text normalization, the one place the dialogs call it."""
+    return normalize_numbers(text)
 
 
 DIGIT_WORDS = {

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -24,9 +24,10 @@ from dialogs.actions import Digits, Disposition, Event, NoInput, Outcome, Speech
 from dialogs.callstate import CallState
 from dialogs.context import ContextStore
 from dialogs.driver import TurnResult, complete
-from dialogs.engine import HttpRequest, HttpResult, advance, begin
+from dialogs.engine import advance, begin
 from dialogs.errors import CallNotFound, FlowNotFound, StaleEvent
 from dialogs.loader import LoadedFlow, flow_digest, parse_flow
+from dialogs.lookups import HttpRequest, HttpResult
 from dialogs.registry import FlowRegistry
 from dialogs.wire import MASK, event_key, turn_from_json, turn_json
 from ivr.logs import bind
@@ -34,36 +35,50 @@ from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
+Audit = Callable[[str, str, str | None, dict[str, Any]], Awaitable[object]]
+"""`(actor, action, tenant, details)`: the admin area's tamper-evident log (`AuditLog.append`)."""
+
+
+async def erase_call(store: ContextStore, audit: Audit | None, call_id: str, *, actor: str) -> bool:
+    """Erase one call's data and record the erasure (never what was erased) in the audit log."""
+    tenant = await store.tenant_of(call_id)
+    erased = await store.erase(call_id)
+    if audit is not None:
+        await audit(actor, "call.erase", tenant, {"call_id": call_id, "found": erased})
+    log.info("call data erased", extra={"erased_call": call_id, "found": erased})
+    return erased
 
 
 class DialogMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.turns = Counter(
-            "ivr_dialogs_turns_total", "Dialog turns answered, by flow.", ["flow"],
+            "ivr_dialog_turns_total", "Dialog turns answered, by flow.", ["flow"],
             registry=registry,
         )  # fmt: skip
         self.calls = Counter(
-            "ivr_dialogs_calls_total", "Dialogs started, by flow.", ["flow"], registry=registry
+            "ivr_dialog_calls_total", "Dialogs started, by flow.", ["flow"], registry=registry
         )
-        self.misses = Counter(
-            "ivr_dialogs_misses_total",
-            "Caller events not understood, by flow and kind (no_input, no_match).",
-            ["flow", "kind"],
-            registry=registry,
-        )
+        self.no_input = Counter(
+            "ivr_dialog_no_input_total", "Listening turns the caller let pass in silence.",
+            ["flow"], registry=registry,
+        )  # fmt: skip
+        self.no_match = Counter(
+            "ivr_dialog_no_match_total", "Caller answers the flow did not understand.",
+            ["flow"], registry=registry,
+        )  # fmt: skip
         self.backend_calls = Counter(
-            "ivr_dialogs_backend_requests_total",
+            "ivr_dialog_backend_requests_total",
             "Back-end HTTP calls made by flows, by backend and result.",
             ["backend", "result"],
             registry=registry,
         )
         self.reloads = Counter(
-            "ivr_dialogs_flow_reloads_total",
+            "ivr_dialog_flow_reloads_total",
             "Flow files loaded or refused on (re)load, by result.",
             ["result"],
             registry=registry,
         )
-        self.flows = Gauge("ivr_dialogs_flows_loaded", "Flows currently served.", registry=registry)
+        self.flows = Gauge("ivr_dialog_flows_loaded", "Flows currently served.", registry=registry)
 
 
 class DialogService:
@@ -77,6 +92,7 @@ class DialogService:
         http: aiohttp.ClientSession,
         metrics: DialogMetrics,
         clock: Clock | None = None,
+        audit: Audit | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -84,6 +100,7 @@ class DialogService:
         self.http = http
         self.metrics = metrics
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.audit = audit
 
     # --- the call session's API ---
 
@@ -117,9 +134,9 @@ class DialogService:
         state = await self.store.load(call_id)
         with bind(call_id=call_id, tenant=state.tenant):
             if turn != state.turn:
-                replay = state.last_turn is not None and state.last_event == event_key(event)
-                if turn == state.turn - 1 and replay and state.last_turn is not None:
-                    return turn_from_json(state.last_turn)
+                retried = turn == state.turn - 1 and state.last_event == event_key(event)
+                if retried and state.last_turn is not None:
+                    return turn_from_json(state.last_turn)  # the gateway resent the event
                 raise StaleEvent(call_id, turn, state.turn)
             await self._ensure_versions(state)
             before = len(state.history)
@@ -188,11 +205,9 @@ class DialogService:
                 entry["detail"] = MASK if entry.get("detail") is not None else None
         return data
 
-    async def erase(self, call_id: str) -> bool:
-        """Delete everything stored about one call (context and outcome)."""
-        erased = await self.store.erase(call_id)
-        log.info("call data erased", extra={"erased_call": call_id, "found": erased})
-        return erased
+    async def erase(self, call_id: str, *, actor: str = "service") -> bool:
+        """Delete everything stored about one call (context and outcome); audited."""
+        return await erase_call(self.store, self.audit, call_id, actor=actor)
 
     async def turn_state(self, call_id: str) -> CallState:
         return await self.store.load(call_id)
@@ -224,8 +239,10 @@ class DialogService:
         state = result.state
         self.metrics.turns.labels(state.flow).inc()
         for entry in state.history[before:]:
-            if entry.result in ("no_input", "no_match"):
-                self.metrics.misses.labels(state.flow, entry.result).inc()
+            if entry.result == "no_input":
+                self.metrics.no_input.labels(state.flow).inc()
+            elif entry.result == "no_match":
+                self.metrics.no_match.labels(state.flow).inc()
         last = state.history[-1] if state.history else None
         fields: dict[str, Any] = {"state": state.state, "turn": state.turn, "flow": state.flow}
         if last is not None:

@@ -23,9 +23,10 @@ from dialogs import backends
 from dialogs.actions import Digits, Event, Hangup, NoInput, Say, Speech, Transfer, Turn
 from dialogs.callstate import CallState
 from dialogs.driver import TurnResult, complete
-from dialogs.engine import HttpRequest, HttpResult, advance, begin
+from dialogs.engine import advance, begin
 from dialogs.errors import FlowError, FlowInvalid, Problem
 from dialogs.loader import LineIndex, LoadedFlow, read_yaml
+from dialogs.lookups import HttpRequest, HttpResult
 from dialogs.registry import FlowSet
 from dialogs.schema import Backend
 from dialogs.validate import validate_paths

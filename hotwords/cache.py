@@ -27,6 +27,7 @@ from recognizer.phrases import Hotword
 
 log = logging.getLogger(__name__)
 RESUBSCRIBE_DELAY_S = 0.2
+LISTEN_POLL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class HotwordCache:
         self._entries: dict[str, TenantHotwords] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._listener: asyncio.Task[None] | None = None
+        self._stopping = False
         self.subscribed = asyncio.Event()
 
     async def get(self, tenant: str) -> TenantHotwords:
@@ -87,14 +89,14 @@ class HotwordCache:
         cached = self._entries.get(tenant)
         try:
             version = await self.store.version(tenant)
+            if cached is not None and cached.version == version:
+                self.metrics.hits.inc()
+                return cached
+            self.metrics.misses.inc()
+            return await self._reload(tenant)
         except (RedisError, OSError) as exc:
             log.warning("hot words: store unreachable, serving the cached copy: %s", exc)
             return cached or TenantHotwords(tenant, 0, ())
-        if cached is not None and cached.version == version:
-            self.metrics.hits.inc()
-            return cached
-        self.metrics.misses.inc()
-        return await self._reload(tenant)
 
     async def _reload(self, tenant: str) -> TenantHotwords:
         lock = self._locks.setdefault(tenant, asyncio.Lock())
@@ -136,8 +138,8 @@ class HotwordCache:
             # Messages sent while we were away are lost: start again from nothing.
             self._entries.clear()
             self.subscribed.set()
-            while True:
-                message = await pubsub.get_message(timeout=1.0)
+            while not self._stopping:
+                message = await pubsub.get_message(timeout=LISTEN_POLL_S)
                 if message is None or message.get("type") != "message":
                     continue
                 try:
@@ -152,7 +154,7 @@ class HotwordCache:
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _listen(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self._listen_once()
             except (RedisError, OSError) as exc:
@@ -163,6 +165,9 @@ class HotwordCache:
         self._listener = asyncio.get_running_loop().create_task(self._listen())
 
     async def stop(self) -> None:
+        # redis-py's get_message can swallow a cancellation that lands during its read, so the
+        # loop also checks a flag (at most LISTEN_POLL_S later).
+        self._stopping = True
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

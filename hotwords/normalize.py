@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from hotwords.errors import InvalidPhrase
-from recognizer.phrases import BOOST_MAX, BOOST_MIN
 
 DEFAULT_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz' ")
 
@@ -116,10 +115,3 @@ def normalize_phrase(
             field="phrase",
         )
     return phrase
-
-
-def check_boost(boost: float) -> float:
-    """Boosts live in the recognizer's documented range, like the cloud recognizers' 0-20."""
-    if not BOOST_MIN <= boost <= BOOST_MAX:
-        raise InvalidPhrase(f"boost {boost} is outside {BOOST_MIN:g}..{BOOST_MAX:g}", field="boost")
-    return float(boost)

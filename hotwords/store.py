@@ -275,6 +275,24 @@ class HotwordStore:
 
         return await self._transact(tenant, plan)
 
+    async def set_retention(self, tenant: str, retention_days: int | None) -> Tenant:
+        """Change (or clear, with None) the tenant's retention; hot words are untouched."""
+        for _ in range(MAX_RETRIES):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(TENANTS_KEY)
+                    await self._require_tenant(pipe, tenant)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    if retention_days is None:
+                        pipe.hdel(meta_key(tenant), "retention_days")
+                    else:
+                        pipe.hset(meta_key(tenant), "retention_days", str(retention_days))
+                    await pipe.execute()
+                    return await self.tenant(tenant)
+                except WatchError:
+                    continue
+        raise StoreBusy(f"tenant {tenant!r} kept changing during the write; try again")
+
     async def delete_tenant(self, tenant: str) -> WriteResult:
         async def plan(pipe: Pipeline, current: dict[str, StoredHotword]) -> _Plan:
             await self._require_tenant(pipe, tenant)

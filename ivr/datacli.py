@@ -12,6 +12,8 @@ import redis.asyncio as aioredis
 from dialogs.context import ContextStore, as_bytes, sealed_keys
 from dialogs.errors import FlowError
 from dialogs.sealing import Sealer, new_key_spec, sealer_from_settings
+from dialogs.service import erase_call
+from ivr.flows import audit_log
 from ivr.settings import Settings, SettingsError, load_settings
 from ivr.store import open_store
 
@@ -83,7 +85,10 @@ def rotate_keys() -> None:
             raise click.ClickException("IVR_DATA_KEYS is not set: nothing to rotate to")
         store = open_store(settings)
         try:
-            return await rotate(store.redis, sealer)
+            counts = await rotate(store.redis, sealer)
+            details = {"key_id": sealer.write_id, "resealed": counts[0]}
+            await audit_log(store.redis)("cli", "data.rotate_keys", None, details)
+            return counts
         finally:
             await store.close()
 
@@ -111,7 +116,7 @@ def erase(call_id: str) -> None:
         store = open_store(settings)
         try:
             context = ContextStore(store.redis, sealer_from_settings(settings), 60)
-            return await context.erase(call_id)
+            return await erase_call(context, audit_log(store.redis), call_id, actor="cli")
         finally:
             await store.close()
 

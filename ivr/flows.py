@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
 import aiohttp
+import redis.asyncio as aioredis
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
@@ -23,8 +24,9 @@ from dialogs.actions import Turn
 from dialogs.context import ContextStore
 from dialogs.registry import FlowRegistry
 from dialogs.sealing import sealer_from_settings
-from dialogs.service import DialogMetrics, DialogService, new_call_id
+from dialogs.service import Audit, DialogMetrics, DialogService, new_call_id
 from dialogs.wire import EventBody, FinishBody, StartBody, mask_turn, turn_json
+from ivr.admin.audit import AuditLog
 from ivr.health import READINESS
 from ivr.metrics import METRICS
 from ivr.settings import SETTINGS
@@ -33,6 +35,7 @@ from ivr.store import STORE
 log = logging.getLogger(__name__)
 
 DIALOGS = web.AppKey("dialogs", DialogService)
+_RELOAD_LOCK = web.AppKey("dialogs_reload_lock", asyncio.Lock)
 POLL_S = 1.0
 routes = web.RouteTableDef()
 
@@ -50,9 +53,6 @@ async def _reload(app: web.Application, *, force: bool = False) -> None:
     metrics.flows.set(len(service.registry.current))
 
 
-_RELOAD_LOCK = web.AppKey("dialogs_reload_lock", asyncio.Lock)
-
-
 async def _watch(app: web.Application) -> None:
     registry = app[DIALOGS].registry
     while True:
@@ -64,31 +64,43 @@ async def _watch(app: web.Application) -> None:
             log.exception("flow reload failed")
 
 
+def audit_log(redis: aioredis.Redis) -> Audit:
+    """Erasures and key rotations go to the admin area's tamper-evident audit log."""
+    append: Audit = AuditLog(redis).append
+    return append
+
+
 async def dialogs_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     registry = FlowRegistry(settings.flows_dir)
     store = ContextStore(app[STORE].redis, sealer_from_settings(settings), settings.context_ttl_s)
     metrics = DialogMetrics(app[METRICS].registry)
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-    app[DIALOGS] = DialogService(settings, registry, store, http, metrics)
+    audit = audit_log(app[STORE].redis)
+    app[DIALOGS] = DialogService(settings, registry, store, http, metrics, audit=audit)
     app[_RELOAD_LOCK] = asyncio.Lock()
     await _reload(app, force=True)
     if settings.log_transcripts:
         log.warning("IVR_LOG_TRANSCRIPTS is on: callers' words are written to the logs")
-    tasks: list[asyncio.Task[None]] = []
+    tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
     loop = asyncio.get_running_loop()
     hup = False
     if settings.flows_reload:
-        tasks.append(asyncio.create_task(_watch(app)))
+        spawn(_watch(app))
+        # SIGHUP only where this loop may own signals (the main thread of `ivr serve`).
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(
-                signal.SIGHUP, lambda: tasks.append(loop.create_task(_reload(app, force=True)))
-            )
+            loop.add_signal_handler(signal.SIGHUP, lambda: spawn(_reload(app, force=True)))
             hup = True
     yield
     if hup:
         loop.remove_signal_handler(signal.SIGHUP)
-    for task in tasks:
+    for task in list(tasks):
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await http.close()

@@ -1,7 +1,8 @@
 """The admin area: tenants, hot words, API keys and the audit log, under `/admin/v1`.
 
-`HOTWORDS` is the public hook for other areas: `await app[HOTWORDS].get(tenant)` at each call or
-stream start gives the tenant's hot words, fresh across replicas.
+Public hooks for other areas: `await app[HOTWORDS].get(tenant)` at each call or stream start gives
+the tenant's hot words, fresh across replicas; `app[AUDIT]` appends to the audit log; and
+`ivr.admin.auth.authorize(request, tenant)` guards admin-side routes (401/403/429).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from ivr.settings import SETTINGS
 from ivr.store import STORE
 
 HOTWORDS = web.AppKey("hotwords", HotwordCache)
+AUDIT = web.AppKey("audit", AuditLog)
+"""`await app[AUDIT].append(actor, action, tenant, details)`: other areas' audited events."""
 OPENAPI_PATH = "/admin/openapi.json"
 
 
@@ -33,6 +36,7 @@ async def admin_context(app: web.Application) -> AsyncIterator[None]:
     rules = PhraseRules(settings.hotwords_max_phrase_chars, load_alphabet(settings.model_dir))
     app[ADMIN] = AdminState(store, cache, KeyStore(redis), AuditLog(redis), rules)
     app[HOTWORDS] = cache
+    app[AUDIT] = app[ADMIN].audit
     cache.start()
     yield
     await cache.stop()

@@ -42,25 +42,48 @@ def _bearer(request: web.Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def check_rate(request: web.Request, key: ApiKey) -> None:
-    """A fixed one-minute window per key, counted in Redis so it holds across replicas."""
-    limit = request.app[SETTINGS].admin_rate_per_minute
+async def _count(request: web.Request, subject: str) -> tuple[int, int]:
+    """Requests of `subject` in this clock minute, and the seconds until the next one."""
     now = time.time()
     window = int(now // WINDOW_S)
-    counter = f"ivr:ratelimit:admin:{key.id}:{window}"
-    redis = request.app[ADMIN].keys.redis
-    async with redis.pipeline(transaction=True) as pipe:
+    counter = f"ivr:ratelimit:admin:{subject}:{window}"
+    async with request.app[ADMIN].keys.redis.pipeline(transaction=True) as pipe:
         pipe.incr(counter)
         pipe.expire(counter, WINDOW_S * 2)
         count, _ = await pipe.execute()
-    if int(count) > limit:
-        retry_after = max(1, math.ceil((window + 1) * WINDOW_S - now))
-        raise json_http_error(
-            web.HTTPTooManyRequests,
-            f"API key {key.id} made more than {limit} admin requests this minute "
-            f"(IVR_ADMIN_RATE_PER_MINUTE); retry after {retry_after} s",
-            headers={"Retry-After": str(retry_after)},
-        )
+    return int(count), max(1, math.ceil((window + 1) * WINDOW_S - now))
+
+
+def _too_many(message: str, retry_after: int) -> web.HTTPException:
+    return json_http_error(
+        web.HTTPTooManyRequests,
+        f"{message} (IVR_ADMIN_RATE_PER_MINUTE); retry after {retry_after} s",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+async def check_rate(request: web.Request, key: ApiKey) -> None:
+    """A fixed one-minute window per key, counted in Redis so it holds across replicas."""
+    limit = request.app[SETTINGS].admin_rate_per_minute
+    count, retry_after = await _count(request, key.id)
+    if count > limit:
+        raise _too_many(f"API key {key.id} made more than {limit} admin requests this minute",
+                        retry_after)  # fmt: skip
+
+
+async def _refuse(request: web.Request) -> web.HTTPException:
+    """401, or 429 for an address that keeps guessing (same budget as a key)."""
+    limit = request.app[SETTINGS].admin_rate_per_minute
+    count, retry_after = await _count(request, f"failed:{request.remote or 'unknown'}")
+    if count > limit:
+        return _too_many(f"more than {limit} failed admin logins this minute from this address",
+                         retry_after)  # fmt: skip
+    return json_http_error(
+        web.HTTPUnauthorized,
+        "a valid API key is required: send 'Authorization: Bearer ivrk_...' "
+        "(make the first one with `ivr keys create --admin`)",
+        headers={"WWW-Authenticate": 'Bearer realm="ivr-admin"'},
+    )
 
 
 async def authenticate(request: web.Request) -> Principal:
@@ -68,12 +91,7 @@ async def authenticate(request: web.Request) -> Principal:
     token = _bearer(request)
     key = await request.app[ADMIN].keys.check(token) if token else None
     if key is None:
-        raise json_http_error(
-            web.HTTPUnauthorized,
-            "a valid API key is required: send 'Authorization: Bearer ivrk_...' "
-            "(make the first one with `ivr keys create --admin`)",
-            headers={"WWW-Authenticate": 'Bearer realm="ivr-admin"'},
-        )
+        raise await _refuse(request)
     await check_rate(request, key)
     return Principal(key_id=key.id, kind=key.kind, tenant=key.tenant)
 

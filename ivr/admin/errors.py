@@ -32,6 +32,10 @@ class UnknownKey(AdminError):
         super().__init__(f"no API key with id {key_id!r} (GET /admin/v1/keys lists them)")
 
 
+class KeyConflict(AdminError):
+    http_status = 409
+
+
 class InvalidBody(AdminError):
     """The request body or a query parameter failed validation; `field` names where."""
 

@@ -14,6 +14,7 @@ from ivr.admin import schemas
 from ivr.admin.routes import BASE, MAX_AUDIT_PAGE
 
 REF = "#/components/schemas/{model}"
+EXAMPLES = {"tenant": "acme", "id": "0123456789abcdef", "key_id": "0123456789abcdef"}
 CSV_EXAMPLE = "phrase,boost,tags\nquorvia premier,12,product\n"
 
 
@@ -39,11 +40,18 @@ def _q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 T = f"{BASE}/tenants/{{tenant}}"
+AUDIT_QUERY = (
+    _q("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}, "Entries to skip"),
+    _q("limit", {"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_PAGE},
+       "Page size (default 50)"),
+)  # fmt: skip
 OPERATIONS = (
     Op("post", f"{BASE}/tenants", "Create a tenant", 201, schemas.Tenant, schemas.TenantIn,
        admin_only=True, conflict=True),
     Op("get", f"{BASE}/tenants", "List tenants", 200, schemas.TenantList, admin_only=True),
     Op("get", T, "Get a tenant", 200, schemas.Tenant),
+    Op("patch", T, "Change a tenant's retention", 200, schemas.Tenant, schemas.TenantUpdate,
+       admin_only=True),
     Op("delete", T, "Delete a tenant, its hot words and its keys", 200, schemas.TenantDeleted,
        admin_only=True, conflict=True),
     Op("get", f"{T}/hotwords", "List hot words", 200, schemas.HotwordList),
@@ -54,11 +62,11 @@ OPERATIONS = (
     Op("delete", f"{T}/hotwords", "Delete all hot words", 200, schemas.WriteSummary,
        conflict=True),
     Op("post", f"{T}/hotwords/import", "Import hot words (JSON or CSV)", 200,
-       schemas.WriteSummary, schemas.HotwordsIn, conflict=True, csv_in=True,
+       schemas.WriteSummary, schemas.HotwordImport, conflict=True, csv_in=True,
        query=(_q("mode", {"type": "string", "enum": ["merge", "replace"]},
                  "merge (default) adds or updates; replace makes the list exactly the file"),)),
     Op("get", f"{T}/hotwords/export", "Export hot words (JSON or CSV)", 200,
-       schemas.HotwordsIn, csv_out=True,
+       schemas.HotwordExport, csv_out=True,
        query=(_q("format", {"type": "string", "enum": ["json", "csv"]}, "json (default) or csv"),)),
     Op("get", f"{T}/hotwords/active", "Hot words this replica's cache serves now", 200,
        schemas.ActiveHotwords),
@@ -66,15 +74,15 @@ OPERATIONS = (
     Op("delete", f"{T}/hotwords/{{id}}", "Delete one hot word", 200, schemas.WriteSummary,
        conflict=True),
     Op("get", f"{T}/audit", "Read the tenant's audit log, newest first", 200, schemas.AuditPage,
-       query=(_q("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}, "Entries to skip"),
-              _q("limit", {"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_PAGE},
-                 "Page size (default 50)"))),
+       query=AUDIT_QUERY),
+    Op("get", f"{BASE}/audit", "Read the audit entries about no tenant (keys), newest first",
+       200, schemas.AuditPage, admin_only=True, query=AUDIT_QUERY),
     Op("post", f"{BASE}/keys", "Create an API key (the secret is shown once)", 201,
        schemas.KeyCreated, schemas.KeyIn, admin_only=True),
     Op("get", f"{BASE}/keys", "List API keys (never their secrets)", 200, schemas.KeyList,
        admin_only=True),
     Op("delete", f"{BASE}/keys/{{key_id}}", "Revoke an API key", 200, schemas.Key,
-       admin_only=True),
+       admin_only=True, conflict=True),
 )  # fmt: skip
 
 _STATUS_TEXT = {
@@ -97,7 +105,7 @@ def _path_params(path: str) -> list[dict[str, Any]]:
     for name in ("tenant", "id", "key_id"):
         if f"{{{name}}}" in path:
             params.append({"name": name, "in": "path", "required": True,
-                           "schema": {"type": "string"}})  # fmt: skip
+                           "schema": {"type": "string"}, "example": EXAMPLES[name]})  # fmt: skip
     return params
 
 

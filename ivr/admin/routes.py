@@ -9,73 +9,24 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
 
 from hotwords.errors import UnknownTenant
 from hotwords.store import PhraseSpec, StoredHotword, WriteResult
 from hotwords.store import Tenant as StoredTenant
 from ivr.admin import schemas
 from ivr.admin.auth import Principal, authorize
-from ivr.admin.errors import InvalidBody
+from ivr.admin.bodies import parse_csv, query_choice, query_int, read_json, validate
+from ivr.admin.errors import InvalidBody, KeyConflict
 from ivr.admin.keys import ApiKey
 from ivr.admin.state import ADMIN, AdminState
 
 BASE = "/admin/v1"
 TENANT_RE = re.compile(schemas.TENANT_PATTERN)
 MAX_AUDIT_PAGE = 500
-M = TypeVar("M", bound=BaseModel)
 routes = web.RouteTableDef()
-
-
-# --- request parsing ---
-def validate(model: type[M], data: Any, rules: schemas.PhraseRules | None = None) -> M:
-    try:
-        return model.model_validate(data, context=rules)
-    except ValidationError as exc:
-        errors = [
-            {
-                "field": ".".join(str(p) for p in err["loc"]) or "body",
-                "message": err["msg"].removeprefix("Value error, "),
-            }
-            for err in exc.errors(include_url=False)
-        ]
-        first = errors[0]
-        raise InvalidBody(
-            f"invalid {first['field']}: {first['message']}", field=first["field"], errors=errors
-        ) from None
-
-
-async def read_json(request: web.Request) -> Any:
-    try:
-        return await request.json()
-    except (ValueError, RecursionError):
-        raise InvalidBody(
-            "the request body is not valid JSON (send Content-Type: application/json)",
-            field="body",
-        ) from None
-
-
-def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise InvalidBody(f"{name} must be an integer in {low}..{high}", field=name)
-    return value
-
-
-def query_choice(request: web.Request, name: str, choices: tuple[str, ...]) -> str:
-    value = request.query.get(name, choices[0])
-    if value not in choices:
-        raise InvalidBody(f"{name} must be one of {', '.join(choices)}", field=name)
-    return value
 
 
 def specs(items: list[schemas.HotwordIn]) -> list[PhraseSpec]:
@@ -170,6 +121,23 @@ async def get_tenant(request: web.Request) -> web.Response:
     return web.json_response(tenant_json(found))
 
 
+@routes.patch(f"{BASE}/tenants/{{tenant}}")
+async def update_tenant(request: web.Request) -> web.Response:
+    tenant = request.match_info["tenant"]
+    who = await authorize(request, None)  # retention is a policy: admin keys only
+    if not TENANT_RE.fullmatch(tenant):
+        raise UnknownTenant(tenant)
+    admin = request.app[ADMIN]
+    body = validate(schemas.TenantUpdate, await read_json(request))
+    before = await admin.store.tenant(tenant)
+    after = await admin.store.set_retention(tenant, body.retention_days)
+    await record(
+        admin, who, "tenant.update", tenant,
+        retention_days_before=before.retention_days, retention_days=after.retention_days,
+    )  # fmt: skip
+    return web.json_response(tenant_json(after))
+
+
 @routes.delete(f"{BASE}/tenants/{{tenant}}")
 async def delete_tenant(request: web.Request) -> web.Response:
     tenant = request.match_info["tenant"]
@@ -243,43 +211,23 @@ async def delete_all_hotwords(request: web.Request) -> web.Response:
     return web.json_response(summary(tenant, result))
 
 
-def parse_csv(text: str, rules: schemas.PhraseRules) -> schemas.HotwordsIn:
-    """`phrase,boost,tags` with a header row; tags separated by `;`."""
-    reader = csv.DictReader(io.StringIO(text))
-    columns = set(reader.fieldnames or ())
-    if "phrase" not in columns or not columns <= {"phrase", "boost", "tags"}:
-        raise InvalidBody(
-            "CSV needs a header row with a 'phrase' column and optional 'boost' and 'tags'",
-            field="csv.header",
-        )
-    items: list[dict[str, Any]] = []
-    for row in reader:
-        item: dict[str, Any] = {"phrase": row.get("phrase") or ""}
-        if row.get("boost"):
-            item["boost"] = row["boost"]
-        if row.get("tags"):
-            item["tags"] = [t.strip() for t in (row["tags"] or "").split(";") if t.strip()]
-        items.append(item)
-    return validate(schemas.HotwordsIn, {"hotwords": items}, rules)
-
-
 @routes.post(f"{BASE}/tenants/{{tenant}}/hotwords/import")
 async def import_hotwords(request: web.Request) -> web.Response:
     admin, who, tenant = await tenant_scope(request)
     mode = query_choice(request, "mode", ("merge", "replace"))
     if request.content_type in ("text/csv", "application/csv"):
         try:
-            text = await request.text()
+            text = (await request.read()).decode("utf-8-sig")
         except UnicodeDecodeError:
             raise InvalidBody("the CSV is not valid UTF-8", field="body") from None
         body = parse_csv(text, admin.rules)
     else:
         data = await read_json(request)
-        if isinstance(data, list):
-            data = {"hotwords": data}
-        elif isinstance(data, dict):
-            data = {"hotwords": data.get("hotwords")}  # an export's tenant/version are ignored
-        body = validate(schemas.HotwordsIn, data, admin.rules)
+        # A bare list, or an export as it is (its tenant and version are ignored).
+        body = validate(
+            schemas.HotwordImport, {"hotwords": data} if isinstance(data, list) else data,
+            admin.rules,
+        )  # fmt: skip
     items = specs(body.hotwords)
     await admin.store.existing(tenant)
     if mode == "replace":
@@ -342,12 +290,10 @@ async def delete_hotword(request: web.Request) -> web.Response:
 
 
 # --- audit ---
-@routes.get(f"{BASE}/tenants/{{tenant}}/audit")
-async def read_audit(request: web.Request) -> web.Response:
-    admin, _, tenant = await tenant_scope(request)
+async def audit_page(request: web.Request, tenant: str | None) -> web.Response:
     offset = query_int(request, "offset", 0, 0, 10**9)
     limit = query_int(request, "limit", 50, 1, MAX_AUDIT_PAGE)
-    page = await admin.audit.page(tenant, offset, limit)
+    page = await request.app[ADMIN].audit.page(tenant, offset, limit)
     end = offset + len(page.entries)
     return web.json_response(
         {
@@ -359,6 +305,19 @@ async def read_audit(request: web.Request) -> web.Response:
             "entries": [e.to_json() for e in page.entries],
         }
     )
+
+
+@routes.get(f"{BASE}/tenants/{{tenant}}/audit")
+async def read_audit(request: web.Request) -> web.Response:
+    _, _, tenant = await tenant_scope(request)
+    return await audit_page(request, tenant)
+
+
+@routes.get(f"{BASE}/audit")
+async def read_global_audit(request: web.Request) -> web.Response:
+    """Entries about no tenant: admin keys, tenant listings (admin keys only)."""
+    await authorize(request, None)
+    return await audit_page(request, None)
 
 
 # --- keys ---
@@ -391,6 +350,11 @@ async def list_keys(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     who = await authorize(request, None)
     admin = request.app[ADMIN]
+    if request.match_info["key_id"] == who.key_id:
+        raise KeyConflict(
+            "a key cannot revoke itself (that would lock you out): use another admin key "
+            "or `ivr keys revoke`"
+        )
     key = await admin.keys.revoke(request.match_info["key_id"])
     await record(admin, who, "key.revoke", key.tenant, key=key.id, kind=key.kind)
     return web.json_response(key_json(key))

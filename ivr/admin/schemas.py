@@ -30,13 +30,20 @@ class PhraseRules:
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: `"boost": false` or `"retention_days": "7"` is a mistake to report, not coerce.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class TenantIn(Body):
     id: TenantId
     retention_days: int | None = Field(
         None, ge=1, le=36500, description="Keep this tenant's transcripts this many days."
+    )
+
+
+class TenantUpdate(Body):
+    retention_days: int | None = Field(
+        ge=1, le=36500, description="New retention in days; null returns to the default."
     )
 
 
@@ -77,6 +84,13 @@ class HotwordsIn(Body):
                 )
             seen[item.phrase] = index
         return value
+
+
+class HotwordImport(HotwordsIn):
+    """An import: the hot words, optionally with an export's `tenant` and `version`."""
+
+    tenant: str | None = None
+    version: int | None = None
 
 
 class KeyIn(Body):
@@ -134,6 +148,20 @@ class WriteSummary(BaseModel):
     after: int
 
 
+class ExportedHotword(BaseModel):
+    phrase: str
+    boost: float
+    tags: list[str]
+
+
+class HotwordExport(BaseModel):
+    """The portable form: import accepts it back as it is."""
+
+    tenant: str
+    version: int
+    hotwords: list[ExportedHotword]
+
+
 class ActivePhrase(BaseModel):
     phrase: str
     boost: float
@@ -173,7 +201,7 @@ class AuditEntry(BaseModel):
 
 
 class AuditPage(BaseModel):
-    tenant: str
+    tenant: str | None
     total: int
     offset: int
     limit: int

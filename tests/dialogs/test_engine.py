@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from dialogs import engine
 from dialogs.actions import Digits, Hangup, Listen, NoInput, Say, Speech, Transfer
-from dialogs.engine import CallEnded, HttpResult, Step, advance, begin
+from dialogs.engine import CallEnded, Step, advance, begin
 from dialogs.errors import FlowRuntimeError
 from dialogs.loader import LoadedFlow, flow_digest, parse_flow
+from dialogs.lookups import HttpResult
 from dialogs.registry import FlowSet
 
 NOW = dt.datetime(2026, 1, 5, 15, tzinfo=dt.UTC)
@@ -173,3 +175,25 @@ def test_state_overrides_listening_defaults() -> None:
         4000,
         9000,
     )
+
+
+def test_history_is_bounded_on_an_endless_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "MAX_HISTORY", 30)
+    endless = """\
+version: 1
+start: menu
+states:
+  menu:
+    type: menu
+    say: "Say yes."
+    intents: {done: {keywords: ["yes"], goto: bye}}
+    no_input: {max_attempts: 1, goto: again}
+  again: {type: message, say: "Again.", next: menu}
+  bye: {type: hangup}
+"""
+    flows = flowset(main=endless)
+    state = start(flows).state
+    for _ in range(80):
+        state = advance(flows, state, NoInput()).state
+    assert len(state.history) == 30
+    assert state.history[-1].event == "no_input" and state.history[0].event != "start"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from flowfiles import EXAMPLES, break_file, line_of
 
@@ -43,3 +45,13 @@ def test_chat_in_the_terminal() -> None:
     assert result.exit_code == 0, result.output
     assert "You'd like sales, is that right?" in result.output
     assert "(transfer to sip:sales@pbx.example.com)" in result.output
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
+def test_graph_renders_svg_with_graphviz(tmp_path: Path) -> None:
+    out = tmp_path / "flow.svg"
+    args = ["graph", "--format", "svg", "-o", str(out), str(EXAMPLES / "customer_service.yaml")]
+    result = CliRunner().invoke(flows, args)
+    assert result.exit_code == 0, result.output
+    svg = out.read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "main_menu" in svg

@@ -10,7 +10,6 @@ import pytest
 from hotwords.errors import InvalidPhrase
 from hotwords.normalize import (
     DEFAULT_ALPHABET,
-    check_boost,
     load_alphabet,
     normalize_phrase,
     number_words,
@@ -73,13 +72,6 @@ def test_the_length_limit_applies_after_normalization() -> None:
     assert norm("seven", max_chars=5) == "seven"
     with pytest.raises(InvalidPhrase, match="IVR_HOTWORDS_MAX_PHRASE_CHARS"):
         norm("7 7", max_chars=5)  # "seven seven"
-
-
-def test_boost_range_is_the_recognizers() -> None:
-    assert check_boost(0) == 0.0 and check_boost(20) == 20.0
-    for bad in (-0.1, 20.5, float("nan")):
-        with pytest.raises(InvalidPhrase, match="boost"):
-            check_boost(bad)
 
 
 def test_alphabet_is_read_from_the_models_labels(tmp_path: Path) -> None:

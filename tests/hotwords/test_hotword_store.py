@@ -92,7 +92,7 @@ async def test_each_write_publishes_an_invalidation(
         message = await pubsub.get_message(timeout=0.1)
         if message:
             break
-    await pubsub.aclose()
+    await pubsub.aclose()  # type: ignore[no-untyped-call]
     assert message is not None
     assert json.loads(message["data"]) == ["acme", result.version]
 

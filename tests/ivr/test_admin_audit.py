@@ -54,6 +54,15 @@ async def test_reads_and_exports_are_recorded_too(client: Any) -> None:
     assert export["action"] == "hotwords.export" and export["details"]["format"] == "csv"
 
 
+async def test_key_management_is_in_the_global_audit(client: Any) -> None:
+    headers = await bearer(client)
+    await client.post(f"{BASE}/keys", json={"kind": "admin", "name": "ops"}, headers=headers)
+    page = await (await client.get(f"{BASE}/audit", headers=headers)).json()
+    assert page["tenant"] is None
+    assert page["entries"][0]["action"] == "key.create"
+    assert page["entries"][0]["details"]["kind"] == "admin"
+
+
 async def test_audit_pages_follow_each_other(client: Any) -> None:
     headers = await bearer(client)
     await make_tenant(client, headers, "acme")
@@ -93,6 +102,7 @@ async def test_verify_passes_then_names_the_entry_edited_in_redis(
     assert good.returncode == 0, good.stderr
     assert "4 entries verified" in good.stdout
     raw = await redis_client.hget(ENTRIES_KEY, "2")
+    assert raw is not None
     entry = json.loads(raw)
     entry["actor"] = "someone-else"  # an insider rewriting history
     await redis_client.hset(ENTRIES_KEY, "2", json.dumps(entry))
@@ -109,7 +119,9 @@ async def test_verify_detects_a_removed_entry_and_a_rehashed_one(
         await log.append("k1", "test", "acme", {"n": n})
     assert (await log.verify()).ok
     # Rewriting entry 2 with a freshly computed hash still breaks entry 3's link.
-    entry = json.loads(await redis_client.hget(ENTRIES_KEY, "2"))
+    raw = await redis_client.hget(ENTRIES_KEY, "2")
+    assert raw is not None
+    entry = json.loads(raw)
     entry["details"] = {"n": 99}
     entry["hash"] = entry_hash(entry)
     await redis_client.hset(ENTRIES_KEY, "2", json.dumps(entry))

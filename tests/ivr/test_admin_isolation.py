@@ -29,8 +29,10 @@ TENANT_ROUTES: list[tuple[str, str, Any, str | None]] = [
 ADMIN_ONLY: list[tuple[str, str, Any]] = [
     ("GET", f"{BASE}/tenants", None),
     ("POST", f"{BASE}/tenants", {"id": "newco"}),
+    ("PATCH", f"{BASE}/tenants/{{tenant}}", {"retention_days": 7}),
     ("DELETE", f"{BASE}/tenants/{{tenant}}", None),
     ("GET", f"{BASE}/keys", None),
+    ("GET", f"{BASE}/audit", None),
     ("POST", f"{BASE}/keys", {"kind": "admin"}),
     ("DELETE", f"{BASE}/keys/{{key}}", None),
 ]
@@ -116,7 +118,7 @@ async def test_admin_only_routes_refuse_tenant_keys(
     keys = await setup_two_tenants(client)
     method, path, body = route
     listed = await (await client.get(f"{BASE}/keys", headers=keys["admin"])).json()
-    some_key = listed["keys"][0]["id"]
+    some_key = next(k["id"] for k in listed["keys"] if k["tenant"] == "globex")
     path = path.replace("{tenant}", "acme").replace("{key}", some_key)
     response = await client.request(method, path, json=body, headers=keys["acme"])
     assert response.status == 403

@@ -50,6 +50,22 @@ async def test_tenant_create_get_list_delete(client: Any) -> None:
     assert (await client.get(f"{BASE}/tenants/acme", headers=headers)).status == 404
 
 
+async def test_retention_can_be_changed_and_cleared(client: Any, redis_client: Any) -> None:
+    headers = await bearer(client)
+    await make_tenant(client, headers, "acme", retention_days=30)
+    path = f"{BASE}/tenants/acme"
+    response = await client.patch(path, json={"retention_days": 90}, headers=headers)
+    assert response.status == 200 and (await response.json())["retention_days"] == 90
+    assert await redis_client.hget("ivr:tenant:acme:meta", "retention_days") == b"90"
+    response = await client.patch(path, json={"retention_days": None}, headers=headers)
+    assert (await response.json())["retention_days"] is None
+    response = await client.patch(path, json={"retention_days": 0}, headers=headers)
+    assert response.status == 422 and (await response.json())["field"] == "retention_days"
+    response = await client.patch(f"{BASE}/tenants/ghost", json={"retention_days": 5},
+                                  headers=headers)  # fmt: skip
+    assert response.status == 404
+
+
 async def test_creating_an_existing_tenant_is_409(client: Any) -> None:
     headers = await bearer(client)
     await make_tenant(client, headers, "acme")
@@ -245,6 +261,14 @@ async def test_keys_create_list_revoke(client: Any) -> None:
     assert (await client.delete(f"{BASE}/keys/{created['id']}", headers=headers)).status == 404
 
 
+async def test_a_key_cannot_revoke_itself(client: Any) -> None:
+    headers = await bearer(client)
+    own_id = headers["Authorization"].split("_")[1]
+    response = await client.delete(f"{BASE}/keys/{own_id}", headers=headers)
+    assert response.status == 409
+    assert (await client.get(f"{BASE}/keys", headers=headers)).status == 200
+
+
 async def test_a_tenant_key_for_an_unknown_tenant_is_404(client: Any) -> None:
     headers = await bearer(client)
     response = await client.post(
@@ -292,3 +316,14 @@ async def test_too_many_requests_is_429_with_retry_after(
     assert "IVR_ADMIN_RATE_PER_MINUTE" in (await response.json())["error"]
     # The limit is per key: another key is unaffected.
     assert (await client.get(f"{BASE}/tenants", headers=other)).status == 200
+
+
+async def test_an_address_that_keeps_guessing_keys_gets_429(
+    start_app: Any, make_settings: Any
+) -> None:
+    client = await start_app(make_settings(admin_rate_per_minute=3))
+    if time.time() % 60 > 57:  # the window is a clock minute: do not straddle two
+        await asyncio.sleep(60 - time.time() % 60)
+    wrong = {"Authorization": "Bearer ivrk_0000_guess"}
+    statuses = [(await client.get(f"{BASE}/tenants", headers=wrong)).status for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]

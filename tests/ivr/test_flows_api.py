@@ -181,7 +181,7 @@ async def test_erase_removes_everything_about_a_call(
     service = client.app[DIALOGS]
     assert await service.erase("c5") is True
     assert await service.outcome("c5") is None
-    assert [k async for k in redis_client.scan_iter(match="*c5*")] == []
+    assert [k async for k in redis_client.scan_iter(match="*:c5")] == []
     assert await service.erase("c5") is False
 
 
@@ -256,3 +256,22 @@ async def test_two_replicas_answering_one_turn_only_one_wins(
     assert statuses == [200, 409]
     state = await one.app[DIALOGS].turn_state("race")
     assert state.turn == first["turn"] + 1 and len(state.history) == 2
+
+
+async def test_turns_and_misses_are_counted(
+    start_app: Any, settings_for: Callable[..., Settings]
+) -> None:
+    client = await start_app(settings_for())
+    first = await post(client, "/v1/dialogs", {"call_id": "m1", "flow": "bank_balance"}, 201)
+    turn = await post(client, "/v1/dialogs/m1/events", {"turn": first["turn"], "type": "no_input"})
+    await post(client, "/v1/dialogs/m1/events",
+               {"turn": turn["turn"], "type": "speech", "text": "purple"})  # fmt: skip
+    metrics = await (await client.get("/metrics")).text()
+    for line in (
+        'ivr_dialog_calls_total{flow="bank_balance"} 1.0',
+        'ivr_dialog_turns_total{flow="bank_balance"} 3.0',
+        'ivr_dialog_no_input_total{flow="bank_balance"} 1.0',
+        'ivr_dialog_no_match_total{flow="bank_balance"} 1.0',
+        "ivr_dialog_flows_loaded 2.0",
+    ):
+        assert line in metrics

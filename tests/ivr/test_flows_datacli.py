@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 
 from dialogs.context import ContextStore
 from dialogs.sealing import Sealer, parse_keys
+from ivr.admin.audit import AuditLog
 from ivr.datacli import data
 
 KEY_A = "a:" + base64.b64encode(bytes(range(32))).decode()
@@ -45,3 +46,22 @@ async def test_rotate_keys_then_erase(redis_url: str, redis_client: aioredis.Red
 async def _invoke(runner: CliRunner, args: list[str], env: dict[str, str]) -> Result:
     """Run a command that uses asyncio.run in a thread (this test's loop is running)."""
     return await asyncio.to_thread(runner.invoke, data, args, env=env)
+
+
+async def test_erasure_and_rotation_are_audited(
+    redis_url: str, redis_client: aioredis.Redis
+) -> None:
+    store = ContextStore(redis_client, Sealer(parse_keys(KEY_A)), 600)
+    await store.save_outcome("x2", b'{"outcome": {"tenant": "acme"}}', 3600)
+    env = {"IVR_REDIS_URL": redis_url, "IVR_DATA_KEYS": f"{KEY_B},{KEY_A}"}
+    runner = CliRunner()
+    assert (await _invoke(runner, ["rotate-keys"], env)).exit_code == 0
+    assert (await _invoke(runner, ["erase", "x2"], env)).exit_code == 0
+    log = AuditLog(redis_client)
+    erased = (await log.page("acme", 0, 10)).entries
+    assert [(e.actor, e.action, e.details) for e in erased] == [
+        ("cli", "call.erase", {"call_id": "x2", "found": True})
+    ]
+    rotated = (await log.page(None, 0, 10)).entries
+    assert [(e.action, e.details["key_id"]) for e in rotated] == [("data.rotate_keys", "b")]
+    assert (await log.verify()).ok

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -75,3 +78,32 @@ def test_killed_service_continues_the_call_in_a_fresh_process(
     status, new = post(f"{second.url}/v1/dialogs/k-2/events", {"turn": 2, "type": "digits",
                                                                "digits": "1"})  # fmt: skip
     assert new["actions"][0]["text"] == "New text."
+
+
+def get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_sighup_rereads_flows(start_service: Callable[..., Any], tmp_path: Path) -> None:
+    flows = always_open(tmp_path / "flows")
+    service = start_service(IVR_FLOWS_DIR=str(flows), IVR_DATA_KEYS=KEY)
+    before = get(f"{service.url}/v1/flows")["flows"][0]["version"]
+    # Same size, same mtime: only SIGHUP, not the change poller, can notice this edit.
+    path = flows / "customer_service.yaml"
+    stat = path.stat()
+    text = path.read_text()
+    edited = text.replace("Connecting you to sales.", "Connecting you to SALES.")
+    assert len(edited) == len(text) and edited != text
+    path.write_text(edited)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    time.sleep(1.5)  # two poll rounds: the poller must not see it
+    assert get(f"{service.url}/v1/flows")["flows"][0]["version"] == before
+    service.signal(signal.SIGHUP)
+    for _ in range(100):
+        if get(f"{service.url}/v1/flows")["flows"][0]["version"] != before:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("SIGHUP did not reload the flow")
+    assert service.process.poll() is None  # SIGHUP did not end the process
