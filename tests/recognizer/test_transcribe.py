@@ -8,8 +8,8 @@ from recognizer.transcribe import Recognizer
 from tests.recognizer.conftest import Speak
 from tests.recognizer.speech import TELEPHONE_RATE, with_silence
 
-RARE_NAME = "zorblax"
-RARE_SENTENCE = f"please connect me to {RARE_NAME}"
+RARE_NAME = "moravec"
+RARE_SENTENCE = f"i want to talk to {RARE_NAME}"
 
 
 def _overlap(reference: str, hypothesis: str) -> float:
