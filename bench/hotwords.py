@@ -69,6 +69,15 @@ PLAIN = [
     "i need to change my address",
     "cancel my order please",
     "what time does the store close tonight",
+    # near misses: single words of the multi-word names, and words that sound alike
+    "i need to ship some freight",
+    "is this the right bank",
+    "we sell solar panels",
+    "prime time is at eight",
+    "plus the delivery fee",
+    "the castle is closed today",
+    "more of the same please",
+    "the premier league starts soon",
 ]
 DEFAULT_VOICES = "flite:awb,mbrola:mb-us3,pico:en-GB,festival:don_diphone,espeak:en-gb-scotland"
 

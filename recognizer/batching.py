@@ -50,6 +50,7 @@ class BatchObserver(Protocol):
 class _Request:
     features: FloatArray
     future: asyncio.Future[FloatArray]
+    priority: int = 0
     queued_at: float = field(default_factory=time.perf_counter)
 
 
@@ -92,12 +93,15 @@ class Batcher:
         while not self._queue.empty():
             self._fail([self._queue.get_nowait()], RecognizerError("the recognizer closed"))
 
-    async def submit(self, features: FloatArray) -> FloatArray:
+    async def submit(self, features: FloatArray, priority: int = 0) -> FloatArray:
+        """Queue one `(80, T)` window; lower `priority` runs first within a batch (finals 0,
+        partials 1)."""
         if self._closed:
             raise RecognizerError("the recognizer is closed")
         self.start()
         future: asyncio.Future[FloatArray] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Request(np.ascontiguousarray(features, np.float32), future))
+        features = np.ascontiguousarray(features, np.float32)
+        self._queue.put_nowait(_Request(features, future, priority))
         return await future
 
     async def _collect(self) -> list[_Request]:
@@ -117,52 +121,46 @@ class Batcher:
         return batch
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             batch = await self._collect()
-            live = [r for r in batch if not r.future.done()]
-            if not live:
-                continue
             groups: dict[int, list[_Request]] = {}
-            for request in live:
+            for request in batch:
                 groups.setdefault(request.features.shape[1], []).append(request)
-            started = time.perf_counter()
-            try:
-                outcomes = await loop.run_in_executor(
-                    self._executor, self._forward_groups, list(groups.values())
-                )
-            except asyncio.CancelledError:
-                self._fail(live, RecognizerError("the recognizer closed during a forward"))
-                raise
-            except BaseException as exc:
-                self._fail(live, exc)
-                continue
-            elapsed = time.perf_counter() - started
-            for group, outcome in zip(groups.values(), outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    self._fail(group, outcome)
-                    continue
-                for request, result in zip(group, outcome, strict=True):
-                    if not request.future.done():
-                        request.future.set_result(result)
-            if self._observer is not None:
-                waits = [started - r.queued_at for r in live]
-                self._observer.batch(len(live), waits, elapsed)
+            # finals before partials, then oldest first; each group's callers hear as soon as
+            # its own forward is done, not after the whole batch
+            order = sorted(
+                groups.values(), key=lambda g: (min(r.priority for r in g), g[0].queued_at)
+            )
+            for index, group in enumerate(order):
+                try:
+                    await self._run_group(group)
+                except asyncio.CancelledError:
+                    for rest in order[index:]:
+                        self._fail(rest, RecognizerError("the recognizer closed during a forward"))
+                    raise
 
-    def _forward_groups(
-        self, groups: list[list[_Request]]
-    ) -> list[list[FloatArray] | BaseException]:
-        """In the executor: one forward per equal-length group; a failure stays in its group."""
-        outcomes: list[list[FloatArray] | BaseException] = []
-        for group in groups:
-            try:
-                out = self._forward(np.stack([r.features for r in group]))
-                if out.shape[0] != len(group):
-                    raise RecognizerError(f"model returned {out.shape[0]} rows for {len(group)}")
-                outcomes.append(list(out))
-            except Exception as exc:
-                outcomes.append(exc)
-        return outcomes
+    async def _run_group(self, group: list[_Request]) -> None:
+        live = [r for r in group if not r.future.done()]
+        if not live:
+            return
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        stacked = np.stack([r.features for r in live])
+        try:
+            out = await loop.run_in_executor(self._executor, self._forward, stacked)
+            if out.shape[0] != len(live):
+                raise RecognizerError(f"model returned {out.shape[0]} rows for {len(live)}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._fail(live, exc)
+            return
+        elapsed = time.perf_counter() - started
+        for request, result in zip(live, out, strict=True):
+            if not request.future.done():
+                request.future.set_result(result)
+        if self._observer is not None:
+            self._observer.batch(len(live), [started - r.queued_at for r in live], elapsed)
 
     @staticmethod
     def _fail(requests: list[_Request], exc: BaseException) -> None:

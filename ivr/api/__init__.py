@@ -1,8 +1,10 @@
 """The recognition API: the process's `Recognizer`, `POST /v1/recognize` and `GET /v1/stream`.
 
 `RECOGNIZER` is the key other areas use to reach the recognizer (the gateways open a stream per
-call through it). The model loads in the background at start-up, so `/healthz` answers at once
-and `/readyz` says "model" until it is loaded, or names the file that failed to load.
+call through it: `await app[RECOGNIZER].wait_loaded()` or `.recognizer`). The model loads in
+the background a few seconds after start-up, or at once when a `/readyz` probe or a request asks
+for it, so `/healthz` answers at once and `/readyz` says "model" until it is loaded, or names
+the file that failed to load.
 """
 
 from __future__ import annotations

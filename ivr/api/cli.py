@@ -2,7 +2,8 @@
 
 With `--json`, one JSON object per line per file (`file`, `text`, `confidence`, `duration_s`,
 `words`); a file that cannot be read gets `{"file": ..., "error": ...}` and the others still go
-through. The exit status is 1 when any file failed.
+through. The exit status is 1 when any file failed. `--tenant` reads that tenant's hot words
+from the store (`IVR_REDIS_URL`); `--hotword` phrases are added and win on conflict.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import click
+from redis.exceptions import RedisError
 
-from ivr.settings import SettingsError, load_settings
+from ivr.settings import Settings, SettingsError, load_settings
+from recognizer.phrases import Hotword, merge_hotwords
 
 
 async def _run(
@@ -46,10 +49,7 @@ async def _run(
     except RecognizerError as exc:
         raise click.ClickException(f"{exc} (IVR_MODEL_DIR={settings.model_dir})") from None
     if tenant:
-        click.echo(
-            f"note: tenant {tenant!r} hot words need the service's store; using --hotword only",
-            err=True,
-        )
+        hotwords = merge_hotwords(await _tenant_hotwords(settings, tenant), hotwords)
     failed = 0
     try:
         for path in files:
@@ -70,6 +70,32 @@ async def _run(
     finally:
         await recognizer.close()
     return 1 if failed else 0
+
+
+async def _tenant_hotwords(settings: Settings, tenant: str) -> tuple[Hotword, ...]:
+    """The tenant's phrases from the store the service uses (`IVR_REDIS_URL`)."""
+    if not settings.redis_url:
+        click.echo(
+            f"note: IVR_REDIS_URL is not set, so tenant {tenant!r} has no stored hot words; "
+            "using --hotword only",
+            err=True,
+        )
+        return ()
+    from hotwords.store import HotwordStore
+    from ivr.store import open_store
+
+    store = open_store(settings)
+    try:
+        snapshot = await HotwordStore(store.redis, settings.hotwords_max_per_tenant).snapshot(
+            tenant
+        )
+    except (OSError, RedisError) as exc:
+        raise click.ClickException(f"cannot read tenant {tenant!r} hot words: {exc}") from None
+    finally:
+        await store.close()
+    if not snapshot.exists:
+        raise click.UsageError(f"unknown tenant {tenant!r}")
+    return tuple(Hotword(h.phrase, h.boost) for h in snapshot.hotwords)
 
 
 @click.command("transcribe")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from aiohttp import web
 
-import ivr.admin
+from ivr.admin import HOTWORDS
 from recognizer.errors import HotwordFormatError
 from recognizer.phrases import Hotword, check_boost, merge_hotwords, normalise_phrase, parse_hotword
 
@@ -17,12 +16,11 @@ MAX_EXPLICIT = 200
 async def resolve_hotwords(
     app: web.Application, tenant: str | None, explicit: Iterable[Hotword]
 ) -> tuple[Hotword, ...]:
-    """The tenant's hot words (from the hot-words cache, when that area is installed) merged
-    with the request's own, whose boost wins on conflict."""
+    """The tenant's hot words (the hot-words cache, fresh across replicas) merged with the
+    request's own, whose boost wins on conflict."""
     tenant_words: tuple[Hotword, ...] = ()
-    key: Any = getattr(ivr.admin, "HOTWORDS", None)
-    if tenant and key is not None and key in app:
-        tenant_words = tuple((await app[key].get(tenant)).phrases)
+    if tenant and HOTWORDS in app:
+        tenant_words = (await app[HOTWORDS].get(tenant)).phrases
     return merge_hotwords(tenant_words, explicit)
 
 

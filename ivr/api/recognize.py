@@ -66,7 +66,6 @@ async def recognize(request: web.Request) -> web.Response:
             f"unsupported Content-Type {content_type!r}: send audio/wav, audio/flac, or raw "
             "audio/pcmu, audio/pcma or audio/l16 with ;rate=8000"
         )
-    recognizer = request.app[RECOGNIZER].recognizer
     explicit = hotwords_from_strings(request.query.getall("hotword", []))
     tenant = request.query.get("tenant") or None
     hotwords = await resolve_hotwords(request.app, tenant, explicit)
@@ -77,5 +76,6 @@ async def recognize(request: web.Request) -> web.Response:
     params = {k.lower(): v for k, v in mimetype.parameters.items()}
     loop = asyncio.get_running_loop()
     samples, rate = await loop.run_in_executor(None, _decode_body, body, content_type, params)
+    recognizer = request.app[RECOGNIZER].recognizer
     transcript = await recognizer.transcribe(samples, rate, hotwords)
     return web.json_response(transcript_json(transcript))

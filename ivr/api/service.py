@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from ivr.metrics import METRICS
 from ivr.settings import SETTINGS, Settings
@@ -42,19 +42,33 @@ def recognizer_options(settings: Settings) -> RecognizerOptions:
     )
 
 
+#: A fresh app loads the model this long after start-up, or at once when something asks for it
+#: (a `/readyz` probe, a request, a call). Apps that never recognize (most tests) never pay for it.
+PRELOAD_DELAY_S = 3.0
+
+
 class RecognizerService:
     """Holds the process's `Recognizer` once loaded, or why it is not."""
 
-    def __init__(self, model_dir: Path) -> None:
-        self.model_dir = model_dir
+    def __init__(self, settings: Settings, registry: CollectorRegistry) -> None:
+        self.settings = settings
+        self.model_dir = settings.model_dir
+        self._registry = registry
         self._recognizer: Recognizer | None = None
         self._error: str | None = None
-        self._loaded = asyncio.Event()
+        self._loading: asyncio.Task[None] | None = None
         self.active_streams = 0
 
+    def start_loading(self) -> None:
+        """Begin loading the model in the background (idempotent)."""
+        if self._loading is None:
+            self._loading = asyncio.get_running_loop().create_task(self._load())
+
     def problem(self) -> str | None:
+        """None when the model is loaded, else why not (starting the load if it has not)."""
         if self._recognizer is not None:
             return None
+        self.start_loading()
         if self._error is not None:
             return self._error
         return f"loading the model from {self.model_dir} (IVR_MODEL_DIR)"
@@ -67,15 +81,16 @@ class RecognizerService:
         return self._recognizer
 
     async def wait_loaded(self) -> Recognizer:
-        """Wait for the background load to end; raises `ModelError` if it failed."""
-        await self._loaded.wait()
+        """Load (or wait for the load) and return the recognizer; `ModelError` if it failed."""
+        self.start_loading()
+        assert self._loading is not None
+        await asyncio.shield(self._loading)
         return self.recognizer
 
-    async def load(self, settings: Settings, app: web.Application) -> None:
+    async def _load(self) -> None:
         try:
-            registry = app[METRICS].registry
-            options = recognizer_options(settings)
-            self._recognizer = await Recognizer.open(self.model_dir, options, registry)
+            options = recognizer_options(self.settings)
+            self._recognizer = await Recognizer.open(self.model_dir, options, self._registry)
             log.info("model loaded", extra={"model_dir": str(self.model_dir)})
         except RecognizerError as exc:
             self._error = f"{exc} (IVR_MODEL_DIR={self.model_dir})"
@@ -83,10 +98,12 @@ class RecognizerService:
         except Exception as exc:  # anything else a broken model file makes a library raise
             self._error = f"cannot load the model from {self.model_dir} (IVR_MODEL_DIR): {exc!r}"
             log.exception("model not loaded")
-        finally:
-            self._loaded.set()
 
     async def close(self) -> None:
+        if self._loading is not None:
+            # the model loads in threads that cannot be interrupted: let it finish, then close
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loading
         if self._recognizer is not None:
             await self._recognizer.close()
             self._recognizer = None
@@ -96,13 +113,9 @@ RECOGNIZER = web.AppKey("recognizer", RecognizerService)
 
 
 async def recognizer_context(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    service = RecognizerService(settings.model_dir)
+    service = RecognizerService(app[SETTINGS], app[METRICS].registry)
     app[RECOGNIZER] = service
-    loading = asyncio.get_running_loop().create_task(service.load(settings, app))
+    preload = asyncio.get_running_loop().call_later(PRELOAD_DELAY_S, service.start_loading)
     yield
-    if not loading.done():
-        # the model loads in a thread that cannot be interrupted: let it finish, then close it
-        with contextlib.suppress(asyncio.CancelledError):
-            await loading
+    preload.cancel()
     await service.close()

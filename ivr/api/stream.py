@@ -24,7 +24,12 @@ from ivr.api.service import RECOGNIZER
 from ivr.health import READINESS
 from ivr.logs import bind
 from ivr.settings import SETTINGS
-from recognizer.errors import AudioFormatError, OverloadedError, RecognizerError
+from recognizer.errors import (
+    AudioFormatError,
+    HotwordFormatError,
+    OverloadedError,
+    RecognizerError,
+)
 from recognizer.phrases import BOOST_MAX, BOOST_MIN
 from recognizer.stream import Event, RecognitionStream
 
@@ -54,7 +59,7 @@ class StreamConfig(BaseModel):
     interim_results: bool = True
     end_silence_ms: int | None = Field(None, ge=100, le=10_000)
     no_input_ms: int | None = Field(None, ge=500, le=120_000)
-    max_utterance_ms: int | None = Field(None, ge=1000, le=30_000)
+    max_utterance_ms: int | None = Field(None, ge=1000, le=28_000)
     call_id: str | None = Field(None, max_length=128)
 
 
@@ -127,15 +132,11 @@ async def _pump(ws: web.WebSocketResponse, stream: RecognitionStream) -> None:
 
 
 async def _fail(ws: web.WebSocketResponse, exc: Exception) -> None:
-    code = (
-        WSCloseCode.UNSUPPORTED_DATA
-        if isinstance(exc, AudioFormatError)
-        else (
-            WSCloseCode.POLICY_VIOLATION
-            if isinstance(exc, ProtocolError)
-            else WSCloseCode.INTERNAL_ERROR
-        )
-    )
+    code = WSCloseCode.INTERNAL_ERROR
+    if isinstance(exc, AudioFormatError):
+        code = WSCloseCode.UNSUPPORTED_DATA
+    elif isinstance(exc, ProtocolError | HotwordFormatError):
+        code = WSCloseCode.POLICY_VIOLATION
     if not ws.closed:
         try:
             await ws.send_str(json.dumps({"type": "error", "message": str(exc)}))
@@ -154,11 +155,10 @@ async def stream_socket(request: web.Request) -> web.StreamResponse:
     limit = app[SETTINGS].max_streams
     if service.active_streams >= limit:
         raise OverloadedError(f"{limit} streams are open (IVR_MAX_STREAMS): try again later")
-    service.recognizer  # noqa: B018 - a 503 naming the model problem before the upgrade
+    metrics = service.recognizer.metrics  # a 503 naming the model problem before the upgrade
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=30.0)
     await ws.prepare(request)
     service.active_streams += 1
-    metrics = service.recognizer.metrics
     metrics.active_streams.inc()
     try:
         async with readiness.activity():

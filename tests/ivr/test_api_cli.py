@@ -11,9 +11,13 @@ from pathlib import Path
 from tests.recognizer.speech import REPO, find_model_dir, synthesize
 
 
-def _run(*args: str, model_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _run(
+    *args: str, model_dir: Path | None = None, redis_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
     env["IVR_MODEL_DIR"] = str(model_dir or find_model_dir())
+    if redis_url:
+        env["IVR_REDIS_URL"] = redis_url
     env["PYTHONPATH"] = str(REPO)
     return subprocess.run(
         [sys.executable, "-m", "ivr", "transcribe", *args],
@@ -57,3 +61,22 @@ def test_a_missing_model_names_the_folder(tmp_path: Path) -> None:
     result = _run(str(good), model_dir=tmp_path / "nothing")
     assert result.returncode == 1
     assert "IVR_MODEL_DIR" in result.stderr and "model.onnx" in result.stderr
+
+
+async def test_tenant_hot_words_come_from_the_store(tmp_path: Path, redis_url: str) -> None:
+    import redis.asyncio as aioredis
+
+    from hotwords.store import HotwordStore, PhraseSpec
+
+    client = aioredis.Redis.from_url(redis_url)
+    store = HotwordStore(client, 100)
+    await store.create_tenant("acme")
+    await store.replace("acme", [PhraseSpec("credit card", 10.0)])
+    await client.aclose()
+    good = synthesize("i lost my credit card", tmp_path / "card.wav")
+    known = _run("--json", "--tenant", "acme", str(good), redis_url=redis_url)
+    assert known.returncode == 0, known.stderr
+    assert json.loads(known.stdout)["text"]
+    unknown = _run("--tenant", "nobody", str(good), redis_url=redis_url)
+    assert unknown.returncode == 2
+    assert "unknown tenant 'nobody'" in unknown.stderr

@@ -81,9 +81,7 @@ async def test_raw_mulaw_and_flac_give_the_same_words_as_wav(
 async def test_a_body_over_the_limit_is_413(
     start_app: StartApp, make_settings: Callable[..., Settings]
 ) -> None:
-    client = await _ready_client(
-        start_app, make_settings(model_dir=find_model_dir(), max_body_bytes=4096)
-    )
+    client = await start_app(make_settings(model_dir=find_model_dir(), max_body_bytes=4096))
     response = await client.post(
         "/v1/recognize", data=b"\x00" * 10_000, headers={"Content-Type": "audio/pcmu"}
     )
@@ -109,7 +107,7 @@ async def test_bad_bodies_get_a_json_error_saying_what_to_send(
     status: int,
     fragment: str,
 ) -> None:
-    client = await _ready_client(start_app, make_settings(model_dir=find_model_dir()))
+    client = await start_app(make_settings(model_dir=find_model_dir()))
     response = await client.post("/v1/recognize", data=data, headers={"Content-Type": content_type})
     assert response.status == status
     assert fragment in (await response.json())["error"]
@@ -118,7 +116,7 @@ async def test_bad_bodies_get_a_json_error_saying_what_to_send(
 async def test_a_bad_hotword_is_a_400(
     start_app: StartApp, make_settings: Callable[..., Settings], phrase_audio: np.ndarray
 ) -> None:
-    client = await _ready_client(start_app, make_settings(model_dir=find_model_dir()))
+    client = await start_app(make_settings(model_dir=find_model_dir()))
     response = await client.post(
         "/v1/recognize?hotword=card:99",
         data=_wav(phrase_audio),

@@ -107,9 +107,9 @@ def test_a_boosted_rare_name_is_recognized_where_the_plain_decoder_misses_it(
 
 
 def test_each_phrase_has_its_own_weight(decoder: Decoder) -> None:
-    log_probs = spell("i", "want", ambiguous("zorblax", "corners", 0.5))
+    log_probs = spell("i", "want", ambiguous("zorblax", "corners", 0.4))
     weak = decoder.decode(log_probs, [Hotword("zorblax", 2)])
-    strong = decoder.decode(log_probs, [Hotword("zorblax", 15)])
+    strong = decoder.decode(log_probs, [Hotword("zorblax", 10)])
     assert "zorblax" not in weak.text and "zorblax" in strong.text
 
 

@@ -16,31 +16,53 @@ from tests.recognizer.speech import SHIPPED_MODEL, TELEPHONE_RATE, with_silence
 PHRASES = ["i lost my credit card", "my account number is four two seven one"]
 
 
-def _torchscript_dir(model_dir: Path, tmp_path: Path) -> Path:
-    """A model folder holding `model.torchscript.pt`: the model's own, or one exported here
-    from the shipped fp16 checkpoint with the model engineer's exporter (needs torch)."""
-    if (model_dir / TORCHSCRIPT_FILE).is_file():
-        return model_dir
-    pytest.importorskip("torch")
-    from recognizer.training.export import CHECKPOINT_NAME, export_torchscript, model_from_run
-
-    checkpoint = model_dir / CHECKPOINT_NAME
-    if not checkpoint.is_file():
-        checkpoint = SHIPPED_MODEL / CHECKPOINT_NAME
-    if not checkpoint.is_file():
-        pytest.fail(f"no {CHECKPOINT_NAME} to export {TORCHSCRIPT_FILE} from in {model_dir}")
+def _fp32_model_dir(model_dir: Path, tmp_path: Path) -> Path:
+    """A model folder whose `model.onnx` is the float32 export and which holds the TorchScript
+    file, both from the same weights: the int8 `model.onnx` is a different model (its parity is
+    checked by transcripts in the model's own tests). Missing files are exported here from the
+    fp16 checkpoint with the model engineer's exporter (needs torch)."""
     folder = tmp_path / "model"
     folder.mkdir()
-    for item in model_dir.iterdir():
-        (folder / item.name).symlink_to(item)
-    export_torchscript(model_from_run(checkpoint), folder / TORCHSCRIPT_FILE)
+    for name in ("labels.json", "config.json", "lm.bin", "unigrams.txt"):
+        (folder / name).symlink_to(model_dir / name)
+    fp32 = model_dir / "model.fp32.onnx"
+    script = model_dir / TORCHSCRIPT_FILE
+    if fp32.is_file():
+        (folder / "model.onnx").symlink_to(fp32)
+    if script.is_file():
+        (folder / TORCHSCRIPT_FILE).symlink_to(script)
+    if fp32.is_file() and script.is_file():
+        return folder
+    pytest.importorskip("torch")
+    from recognizer.training.export import (
+        CHECKPOINT_NAME,
+        export_onnx,
+        export_torchscript,
+        model_from_run,
+    )
+
+    checkpoint = next(
+        (
+            d / CHECKPOINT_NAME
+            for d in (model_dir, SHIPPED_MODEL)
+            if (d / CHECKPOINT_NAME).is_file()
+        ),
+        None,
+    )
+    if checkpoint is None:
+        pytest.fail(f"no {CHECKPOINT_NAME} in {model_dir} to export the float32 engines from")
+    model = model_from_run(checkpoint)
+    if not fp32.is_file():
+        export_onnx(model, folder / "model.onnx")
+    if not script.is_file():
+        export_torchscript(model, folder / TORCHSCRIPT_FILE)
     return folder
 
 
 async def test_onnx_and_torchscript_engines_give_the_same_transcripts(
     model_dir: Path, speak: Speak, tmp_path: Path
 ) -> None:
-    model_dir = _torchscript_dir(model_dir, tmp_path)
+    model_dir = _fp32_model_dir(model_dir, tmp_path)
     transcripts: dict[str, list[str]] = {}
     for engine in ("onnx", "torchscript"):
         options = RecognizerOptions(engine=EngineOptions(engine=engine, device="cpu"))

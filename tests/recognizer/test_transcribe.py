@@ -8,8 +8,8 @@ from recognizer.transcribe import Recognizer
 from tests.recognizer.conftest import Speak
 from tests.recognizer.speech import TELEPHONE_RATE, with_silence
 
-RARE_NAME = "zorblax"
-RARE_SENTENCE = f"please connect me to {RARE_NAME}"
+RARE_NAME = "moravec"
+RARE_SENTENCE = f"i want to talk to {RARE_NAME}"
 
 
 def _overlap(reference: str, hypothesis: str) -> float:
@@ -51,8 +51,6 @@ async def test_a_boosted_rare_name_is_recognized_where_the_plain_decoder_misses_
 ) -> None:
     audio = with_silence(speak(RARE_SENTENCE))
     plain = await recognizer.transcribe(audio, TELEPHONE_RATE)
-    boosted = await recognizer.transcribe(
-        audio, TELEPHONE_RATE, hotwords=[Hotword(RARE_NAME, 15)]
-    )
+    boosted = await recognizer.transcribe(audio, TELEPHONE_RATE, hotwords=[Hotword(RARE_NAME, 15)])
     assert RARE_NAME not in plain.text.split()
     assert RARE_NAME in boosted.text.split(), (plain.text, boosted.text)
