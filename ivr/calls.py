@@ -152,14 +152,16 @@ class CallSession:
     async def run(self) -> Outcome | None:
         pump = asyncio.create_task(self.hearing.run())
         outcome = None
+        longest = asyncio.timeout(self.services.max_call_s)
         try:
-            async with asyncio.timeout(self.services.max_call_s):
+            async with longest:
                 await self._converse()
         except CallerGone:
             if self._ended_reason is None:
                 self.disposition = "caller_hangup"
         except TimeoutError:
-            self.disposition = "max_length"
+            # IVR_MAX_CALL_S, or a gateway socket that stopped taking our frames
+            self.disposition = "max_length" if longest.expired() else "caller_hangup"
         except asyncio.CancelledError:
             if self._ended_reason is None:
                 self.disposition = "drained"  # the server stopped before the call ended
@@ -238,6 +240,9 @@ class CallSession:
         barge = asyncio.create_task(hearing.barge.wait())
         try:
             await asyncio.wait({playing, barge}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            playing.cancel()  # the call is being cut (drain, max length): stop the prompt too
+            raise
         finally:
             barge.cancel()
             hearing.barge_allowed = False
