@@ -91,7 +91,6 @@ class CallServices:
     tenant_hotwords: Callable[[str], Awaitable[tuple[Hotword, ...]]] | None = None
     max_call_s: float = 1800.0
     record_ttl_s: int = 30 * 86400
-    record_transcripts: bool = False
 
 
 class CallerGone(Exception):
@@ -333,13 +332,12 @@ class CallSession:
     # --- the end ---
 
     def _record(self, turn: Turn, event: Event | None) -> None:
-        entry: dict[str, Any] = {
+        # no caller words here: they stay sealed in the dialog service's history
+        entry = {
             "turn": turn.turn,
             "state": turn.state,
             "input": type(event).__name__ if event else None,
         }
-        if self.services.record_transcripts and isinstance(event, Speech | Digits):
-            entry["heard"] = event.text if isinstance(event, Speech) else event.digits
         self.history.append(entry)
 
     async def _finish(self) -> Outcome | None:
