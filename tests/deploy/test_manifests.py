@@ -86,7 +86,7 @@ def test_autoscaler_scales_on_cpu_and_active_calls_per_pod(
     metrics = find(overlays["cpu"], "HorizontalPodAutoscaler", "ivr")["spec"]["metrics"]
     kinds = {m["type"]: m for m in metrics}
     assert kinds["Resource"]["resource"]["name"] == "cpu"
-    assert kinds["Pods"]["pods"]["metric"]["name"] == "ivr_calls_active"
+    assert kinds["Pods"]["pods"]["metric"]["name"] == "ivr_calls_active_calls"
 
 
 def test_network_policy_admits_only_gateway_and_monitoring(
