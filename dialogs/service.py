@@ -192,10 +192,34 @@ class DialogService:
         if raw is None:
             return None
         data: dict[str, Any] = json.loads(raw)
+        return self._mask_record(data)
+
+    async def call_data(self, call_id: str) -> dict[str, Any] | None:
+        """What is stored about a call, finished (`record`) or still live (`outcome` None):
+        the data-access view of the admin API, masked like `record`."""
+        finished = await self.record(call_id)
+        if finished is not None:
+            return finished
+        try:
+            state = await self.store.load(call_id)
+        except CallNotFound:
+            return None
+        live = {
+            "outcome": None,
+            "live": {"tenant": state.tenant, "flow": state.flow, "state": state.state,
+                     "slots": dict(state.slots), "turns": state.turn},
+            "sensitive": state.sensitive,
+            "history": [h.model_dump(exclude_none=True) for h in state.history],
+        }  # fmt: skip
+        return self._mask_record(live)
+
+    def _mask_record(self, data: dict[str, Any]) -> dict[str, Any]:
         hide = set(data.get("sensitive", [])) if self.settings.redact_sensitive else set()
-        data["outcome"]["slots"] = {
-            k: MASK if k in hide else v for k, v in data["outcome"]["slots"].items()
-        }
+        for part in ("outcome", "live"):
+            if data.get(part) is not None:
+                data[part]["slots"] = {
+                    k: MASK if k in hide else v for k, v in data[part]["slots"].items()
+                }
         for entry in data.get("history", []):
             entry["slots"] = {k: MASK if k in hide else v for k, v in entry["slots"].items()}
             if hide and entry.get("event") in ("speech", "digits"):

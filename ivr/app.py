@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ivr import admin, api, flows, gateways, health, store
+from ivr.body_deadline import body_deadline
 from ivr.errors import json_errors, request_ids
 from ivr.metrics import METRICS, Metrics, http_metrics
 from ivr.settings import SETTINGS, Settings
@@ -16,7 +17,7 @@ from ivr.settings import SETTINGS, Settings
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[request_ids, http_metrics, json_errors],
+        middlewares=[request_ids, http_metrics, json_errors, body_deadline],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings

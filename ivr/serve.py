@@ -34,7 +34,10 @@ async def serve_app(app: web.Application, settings: Settings) -> None:
     """Serve `app` until SIGINT/SIGTERM, then drain: `/readyz` turns 503 (the listener stays
     open so load balancers and probes see it), `Readiness.admit()` refuses new calls, and calls
     in progress get `drain_timeout_s` to finish. A second signal stops waiting."""
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5)
+    # An idle keep-alive connection is closed after 75 s (aiohttp's own default is an hour).
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=5, keepalive_timeout=75
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=_ssl_context(settings))
     await site.start()

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest accepted HTTP request body; larger is 413."
     )
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="Longest a request body may take to arrive; slower is 408."
+    )
     drain_timeout_s: float = Field(
         60.0, ge=0, description="On SIGTERM, how long calls in progress may take to finish."
     )

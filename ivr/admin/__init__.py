@@ -1,4 +1,5 @@
-"""The admin area: tenants, hot words, API keys and the audit log, under `/admin/v1`.
+"""The admin area: tenants, hot words, API keys, callers' data (read, erase) and the audit log,
+under `/admin/v1`.
 
 Public hooks for other areas: `await app[HOTWORDS].get(tenant)` at each call or stream start gives
 the tenant's hot words, fresh across replicas; `app[AUDIT]` appends to the audit log; and
@@ -44,9 +45,11 @@ async def admin_context(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     """Add this area's cleanup contexts and routes to the app."""
+    from ivr.admin.calldata import routes as call_routes
     from ivr.admin.openapi import openapi_handler
     from ivr.admin.routes import routes
 
     app.cleanup_ctx.append(admin_context)
     app.router.add_routes(routes)
+    app.router.add_routes(call_routes)
     app.router.add_get(OPENAPI_PATH, openapi_handler)

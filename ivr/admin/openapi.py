@@ -14,7 +14,12 @@ from ivr.admin import schemas
 from ivr.admin.routes import BASE, MAX_AUDIT_PAGE
 
 REF = "#/components/schemas/{model}"
-EXAMPLES = {"tenant": "acme", "id": "0123456789abcdef", "key_id": "0123456789abcdef"}
+EXAMPLES = {
+    "tenant": "acme",
+    "id": "0123456789abcdef",
+    "key_id": "0123456789abcdef",
+    "call_id": "CA0123456789abcdef",
+}
 CSV_EXAMPLE = "phrase,boost,tags\nquorvia premier,12,product\n"
 
 
@@ -24,7 +29,7 @@ class Op:
     path: str
     summary: str
     ok: int
-    response: type[BaseModel]
+    response: type[BaseModel] | None  # None: no content (204)
     body: type[BaseModel] | None = None
     admin_only: bool = False
     conflict: bool = False
@@ -77,6 +82,10 @@ OPERATIONS = (
        query=AUDIT_QUERY),
     Op("get", f"{BASE}/audit", "Read the audit entries about no tenant (keys), newest first",
        200, schemas.AuditPage, admin_only=True, query=AUDIT_QUERY),
+    Op("get", f"{T}/calls/{{call_id}}", "Read one call's outcome and turn history (audited; "
+       "sensitive values masked unless IVR_REDACT_SENSITIVE=false)", 200, schemas.CallRecord),
+    Op("delete", f"{T}/calls/{{call_id}}", "Erase everything stored about one call (audited)",
+       204, None),
     Op("post", f"{BASE}/keys", "Create an API key (the secret is shown once)", 201,
        schemas.KeyCreated, schemas.KeyIn, admin_only=True),
     Op("get", f"{BASE}/keys", "List API keys (never their secrets)", 200, schemas.KeyList,
@@ -88,7 +97,7 @@ OPERATIONS = (
 _STATUS_TEXT = {
     401: "No valid API key",
     403: "The key may not act here (another tenant, or an admin-only route)",
-    404: "Unknown tenant, hot word or key",
+    404: "Unknown tenant, hot word, key or call",
     409: "Conflict with the current state (exists already, over the tenant limit)",
     413: "Request body too large",
     422: "Invalid body or query parameter; `field` names it",
@@ -102,7 +111,7 @@ def _json(ref: str) -> dict[str, Any]:
 
 def _path_params(path: str) -> list[dict[str, Any]]:
     params = []
-    for name in ("tenant", "id", "key_id"):
+    for name in ("tenant", "id", "key_id", "call_id"):
         if f"{{{name}}}" in path:
             params.append({"name": name, "in": "path", "required": True,
                            "schema": {"type": "string"}, "example": EXAMPLES[name]})  # fmt: skip
@@ -110,7 +119,10 @@ def _path_params(path: str) -> list[dict[str, Any]]:
 
 
 def _responses(op: Op) -> dict[str, Any]:
-    ok: dict[str, Any] = {"description": "OK", "content": _json(op.response.__name__)}
+    if op.response is None:
+        ok: dict[str, Any] = {"description": "Done; no content"}
+    else:
+        ok = {"description": "OK", "content": _json(op.response.__name__)}
     if op.csv_out:
         ok["content"]["text/csv"] = {"schema": {"type": "string"}}
     responses: dict[str, Any] = {str(op.ok): ok}
@@ -155,7 +167,8 @@ def _operation(op: Op) -> dict[str, Any]:
 def build_document() -> dict[str, Any]:
     models: list[type[BaseModel]] = [schemas.Error]
     for op in OPERATIONS:
-        models.append(op.response)
+        if op.response is not None:
+            models.append(op.response)
         if op.body is not None:
             models.append(op.body)
     unique = list(dict.fromkeys(models))
@@ -168,7 +181,8 @@ def build_document() -> dict[str, Any]:
         "info": {
             "title": "IVR admin API",
             "version": "1",
-            "description": "Tenants, per-tenant hot words, API keys and the audit log.",
+            "description": "Tenants, per-tenant hot words, API keys, callers' data and the "
+            "audit log.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from dialogs.callstate import HistoryEntry
 from hotwords.errors import InvalidPhrase
 from hotwords.normalize import DEFAULT_ALPHABET, normalize_phrase
 from recognizer.phrases import BOOST_MAX, BOOST_MIN
@@ -207,6 +208,27 @@ class AuditPage(BaseModel):
     limit: int
     next_offset: int | None
     entries: list[AuditEntry]
+
+
+class CallOutcome(BaseModel):
+    disposition: str
+    transfer_target: str | None
+    final_state: str | None
+    turns: int
+
+
+class CallRecord(BaseModel):
+    """What is stored about one call; sensitive slot values are `***` when `redacted`."""
+
+    call_id: str
+    tenant: str
+    flow: str
+    finished: bool = Field(description="False while the call is still in progress.")
+    redacted: bool = Field(description="Sensitive values masked (IVR_REDACT_SENSITIVE).")
+    outcome: CallOutcome | None = Field(description="How the call ended; null while live.")
+    state: str | None = Field(description="The flow state of a live call; null once finished.")
+    slots: dict[str, str]
+    history: list[HistoryEntry]
 
 
 class Error(BaseModel):

@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
+import redis
 import redis.asyncio as aioredis
 
+from ivr.admin.audit import ENTRIES_KEY
 from ivr.admin.keys import KeyStore
+from ivr.admin.openapi import EXAMPLES
 from tests.conftest import ServiceProcess, service_env
 
 CHECKS = (
@@ -73,6 +76,17 @@ def test_schemathesis_finds_no_failure_against_the_live_service(
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 201
+    call_id = EXAMPLES["call_id"]  # a real finished call under the documented example id
+    for path, body in (
+        ("/v1/dialogs", {"call_id": call_id, "tenant": "acme"}),
+        (f"/v1/dialogs/{call_id}/finish", {"disposition": "completed"}),
+    ):
+        post = urllib.request.Request(
+            f"{service.url}{path}", data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(post, timeout=10) as response:
+            assert response.status in (200, 201)
     st = Path(sys.executable).with_name("st")
     result = subprocess.run(
         [
@@ -94,3 +108,8 @@ def test_schemathesis_finds_no_failure_against_the_live_service(
     assert "Authentication failed" not in output and "Rate limited" not in output, output[-3000:]
     with urllib.request.urlopen(f"{service.url}/healthz", timeout=5) as response:
         assert response.status == 200
+    client = redis.Redis.from_url(redis_url)
+    entries = [json.loads(raw) for raw in client.hvals(ENTRIES_KEY)]
+    client.close()
+    seen = {(e["action"], e["details"].get("found")) for e in entries}
+    assert ("call.read", True) in seen and ("call.erase", True) in seen, sorted(seen)

@@ -1,0 +1,51 @@
+"""Calls with the real recognizer: speech barges in on a prompt, and is heard as speech."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from gateway_harness import TOKEN, GatewayApp, gateway_app, menu_prompt_seconds
+
+from ivr import api
+from ivr.gateways.callers import TwilioCaller
+from ivr.gateways.simulator import Step, run_script
+from ivr.settings import DEFAULT_MODEL_DIR
+
+__all__ = ["gateway_app"]
+StartApp = Callable[..., Any]
+RECOGNIZER: Any = getattr(api, "RECOGNIZER", None)
+pytestmark = pytest.mark.skipif(
+    RECOGNIZER is None or not (DEFAULT_MODEL_DIR / "model.onnx").is_file(),
+    reason="needs the recognizer area and the shipped model",
+)
+
+
+async def started(gateway_app: StartApp) -> GatewayApp:
+    gateway: GatewayApp = await gateway_app()
+    await gateway.app[RECOGNIZER].wait_loaded()
+    return gateway
+
+
+async def test_speech_over_a_prompt_stops_it_and_reaches_the_dialog(gateway_app: StartApp) -> None:
+    gateway = await started(gateway_app)
+    caller = TwilioCaller(gateway.url, TOKEN)
+    steps = [Step("barge", "I would like to talk to sales please")]
+    report = await run_script(caller, steps, end_limit_s=3)
+    assert caller.cleared >= 1
+    assert report.prompts_s[0] < await menu_prompt_seconds() - 0.2  # cut short
+    assert gateway.metric("ivr_calls_barge_ins_total", by="speech") == 1
+    kind, heard = gateway.inputs(await gateway.record(caller.call_id))[0]
+    assert kind == "Speech" and heard
+
+
+async def test_speech_after_the_prompt_is_heard_with_a_latency(gateway_app: StartApp) -> None:
+    gateway = await started(gateway_app)
+    caller = TwilioCaller(gateway.url, TOKEN)
+    report = await run_script(caller, [Step("say", "sales")], end_limit_s=3)
+    kind, heard = gateway.inputs(await gateway.record(caller.call_id))[0]
+    assert kind == "Speech" and heard
+    assert report.turns[0].latency_s is not None
+    assert gateway.metric("ivr_calls_response_latency_seconds_count") >= 1
+    assert gateway.metric("ivr_calls_speech_end_latency_seconds_count") >= 1
