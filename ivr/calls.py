@@ -91,7 +91,6 @@ class CallServices:
     tenant_hotwords: Callable[[str], Awaitable[tuple[Hotword, ...]]] | None = None
     max_call_s: float = 1800.0
     record_ttl_s: int = 30 * 86400
-    record_transcripts: bool = False
 
 
 class CallerGone(Exception):
@@ -152,14 +151,16 @@ class CallSession:
     async def run(self) -> Outcome | None:
         pump = asyncio.create_task(self.hearing.run())
         outcome = None
+        longest = asyncio.timeout(self.services.max_call_s)
         try:
-            async with asyncio.timeout(self.services.max_call_s):
+            async with longest:
                 await self._converse()
         except CallerGone:
             if self._ended_reason is None:
                 self.disposition = "caller_hangup"
         except TimeoutError:
-            self.disposition = "max_length"
+            # IVR_MAX_CALL_S, or a gateway socket that stopped taking our frames
+            self.disposition = "max_length" if longest.expired() else "caller_hangup"
         except asyncio.CancelledError:
             if self._ended_reason is None:
                 self.disposition = "drained"  # the server stopped before the call ended
@@ -238,6 +239,9 @@ class CallSession:
         barge = asyncio.create_task(hearing.barge.wait())
         try:
             await asyncio.wait({playing, barge}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            playing.cancel()  # the call is being cut (drain, max length): stop the prompt too
+            raise
         finally:
             barge.cancel()
             hearing.barge_allowed = False
@@ -328,13 +332,12 @@ class CallSession:
     # --- the end ---
 
     def _record(self, turn: Turn, event: Event | None) -> None:
-        entry: dict[str, Any] = {
+        # no caller words here: they stay sealed in the dialog service's history
+        entry = {
             "turn": turn.turn,
             "state": turn.state,
             "input": type(event).__name__ if event else None,
         }
-        if self.services.record_transcripts and isinstance(event, Speech | Digits):
-            entry["heard"] = event.text if isinstance(event, Speech) else event.digits
         self.history.append(entry)
 
     async def _finish(self) -> Outcome | None:

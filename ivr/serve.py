@@ -14,6 +14,7 @@ from aiohttp import web
 from ivr import logs
 from ivr.app import create_app
 from ivr.health import READINESS
+from ivr.numbers import NumberMapError
 from ivr.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger(__name__)
@@ -82,4 +83,9 @@ def serve() -> None:
         click.echo(f"ivr serve: {exc}", err=True)
         sys.exit(2)
     logs.configure(settings.log_level)
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    except (NumberMapError, OSError) as exc:
+        # A bad number map or a port already in use: say which, without a traceback.
+        click.echo(f"ivr serve: cannot start: {exc}", err=True)
+        sys.exit(2)

@@ -200,6 +200,8 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
         import urllib.request
 
         port = int(env.pop("IVR_PORT", str(free_port())))
+        # Replicas in one test (and tests in parallel) must not fight over AudioSocket's port.
+        env.setdefault("IVR_AUDIOSOCKET_PORT", "0")
         log_path = tmp_path / f"service-{port}.log"
         log_file = log_path.open("w")
         process = subprocess.Popen(

@@ -153,9 +153,21 @@ async def audiosocket_context(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     handler = AudioSocketServer(app)
-    server = await asyncio.start_server(
-        handler.handle, settings.host, settings.audiosocket_port, limit=64 * 1024
-    )
+    try:
+        server = await asyncio.start_server(
+            handler.handle, settings.host, settings.audiosocket_port, limit=64 * 1024
+        )
+    except OSError as exc:
+        # HTTP gateways still work; a second process on one host must not die for this port
+        log.error(
+            "AudioSocket disabled: cannot listen on %s:%s (%s); set IVR_AUDIOSOCKET_PORT to a "
+            "free port, or 0 to turn AudioSocket off",
+            settings.host,
+            settings.audiosocket_port,
+            exc.strerror or exc,
+        )
+        yield
+        return
     log.info("AudioSocket listening", extra={"port": settings.audiosocket_port})
     yield
     server.close()

@@ -67,5 +67,4 @@ def call_services(app: web.Application) -> CallServices:
         tenant_hotwords=_tenant_hotwords(app),
         max_call_s=float(settings.max_call_s),
         record_ttl_s=settings.retention_days * 86400,
-        record_transcripts=settings.log_transcripts,
     )

@@ -35,6 +35,7 @@ from ivr.gateways.callers import (
     TwilioCaller,
 )
 from ivr.gateways.dtmf import tones
+from ivr.gateways.wire import DTMF_DIGITS
 from ivr.prompts import Clip, EspeakTts, read_wav
 
 StepKind = Literal["say", "barge", "press", "wav", "silence"]
@@ -147,7 +148,11 @@ async def run_script(
 ) -> CallReport:
     """Open the call, play the steps in turn, wait for the server to end it, fetch the outcome."""
     speak = speak or speech_clip
-    await caller.open()
+    try:
+        await caller.open()
+    except BaseException:
+        await caller.close()
+        raise
     report = CallReport(caller.call_id)
     sender = AudioSender(caller)
     loop = asyncio.get_running_loop()
@@ -276,6 +281,22 @@ async def transcribe_prompts(
     return texts
 
 
+def _check_step(step: Step) -> None:
+    if step.kind == "press" and (not step.value or set(step.value) - DTMF_DIGITS):
+        raise click.BadParameter(
+            f"{step.value!r} is not DTMF keys (0-9 * # A-D)", param_hint="--press"
+        )
+    if step.kind == "silence":
+        try:
+            float(step.value)
+        except ValueError:
+            raise click.BadParameter(
+                f"{step.value!r} is not seconds", param_hint="--silence"
+            ) from None
+    if step.kind == "wav" and not Path(step.value).is_file():
+        raise click.BadParameter(f"no file {step.value}", param_hint="--wav")
+
+
 def _print_report(
     report: CallReport, record: dict[str, Any] | None, prompt_texts: list[str]
 ) -> None:
@@ -305,9 +326,9 @@ def _print_report(
 )
 @click.option("--say", "say", multiple=True, help="Speak TEXT (TTS) after the prompt.")
 @click.option("--barge", "barge", multiple=True, help="Speak TEXT over the prompt.")
-@click.option("--press", "press", multiple=True, help="Press DIGITS.")
-@click.option("--wav", "wav", multiple=True, help="Play a WAV file.")
-@click.option("--silence", "silence", multiple=True, help="Stay silent SECONDS.")
+@click.option("--press", "press", multiple=True, metavar="DIGITS", help="Press keys (0-9*#A-D).")
+@click.option("--wav", "wav", multiple=True, metavar="FILE", help="Play a WAV file.")
+@click.option("--silence", "silence", multiple=True, metavar="SECONDS", help="Stay silent.")
 @click.option(
     "--voice", default="en-us+m3", show_default=True, help="espeak-ng voice of the caller."
 )
@@ -336,6 +357,8 @@ def call(
     from ivr.settings import load_settings
 
     steps = steps_from_args(ctx.meta.get("ivr_raw_args", []))
+    for step in steps:
+        _check_step(step)
     settings = load_settings()
     token = auth_token or (
         settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None

@@ -15,7 +15,6 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from dialogs.actions import Outcome, Say
 from ivr.app import create_app
-from ivr.calls import call_record
 from ivr.flows import DIALOGS
 from ivr.metrics import METRICS
 from ivr.prompts import AudioFormat, Prompts
@@ -50,13 +49,21 @@ class GatewayApp:
         return str(self.client.make_url("")).rstrip("/")
 
     async def record(self, call_id: str) -> dict[str, Any]:
-        """The call record, once the call has wound down."""
+        """`GET /calls/{call_id}` once the call has wound down (with what was heard: the test
+        app runs with IVR_LOG_TRANSCRIPTS on)."""
         for _ in range(300):
-            found = await call_record(self.app[STORE].redis, call_id)
-            if found is not None:
+            response = await self.client.get(f"/calls/{call_id}")
+            if response.status == 200:
+                found: dict[str, Any] = await response.json()
                 return found
             await asyncio.sleep(0.05)
         raise AssertionError(f"no record for {call_id}")
+
+    async def stored(self, call_id: str) -> bytes:
+        """The call record as Redis holds it."""
+        raw = await self.app[STORE].redis.get("ivr:call:" + call_id)
+        assert isinstance(raw, bytes)
+        return raw
 
     async def outcome(self, call_id: str) -> Outcome:
         """The dialog service's own outcome of the call."""

@@ -84,12 +84,13 @@ async def test_the_number_map_routes_a_number_to_its_flow_and_keys_are_collected
 ) -> None:
     numbers = tmp_path / "numbers.yaml"
     numbers.write_text('tenants: {bank: {}}\nnumbers: {"+15559990000": {tenant: bank, flow: pin}}')
-    gateway: GatewayApp = await gateway_app(number_map_file=numbers)
+    gateway: GatewayApp = await gateway_app(number_map_file=numbers, redact_sensitive=False)
     full = JambonzCaller(gateway.url, called="+1 555 999 0000")
     await run_script(full, [Step("press", "1234")])
     record = await gateway.record(full.call_id)
     assert (record["tenant"], record["flow"]) == ("bank", "pin")
     assert gateway.inputs(record)[0] == ("Digits", "1234")  # four keys end the entry
+    assert b"1234" not in await gateway.stored(full.call_id)  # no caller data in the record
     short = JambonzCaller(gateway.url, called="+15559990000")
     await run_script(short, [Step("press", "42#")])
     assert gateway.inputs(await gateway.record(short.call_id))[0] == ("Digits", "42")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -49,3 +50,24 @@ async def test_speech_after_the_prompt_is_heard_with_a_latency(gateway_app: Star
     assert report.turns[0].latency_s is not None
     assert gateway.metric("ivr_calls_response_latency_seconds_count") >= 1
     assert gateway.metric("ivr_calls_speech_end_latency_seconds_count") >= 1
+
+
+async def test_a_malformed_call_leaves_a_concurrent_calls_speech_intact(
+    gateway_app: StartApp,
+) -> None:
+    gateway = await started(gateway_app)
+    broken = TwilioCaller(gateway.url, TOKEN)
+    await broken.open()
+    speaking = TwilioCaller(gateway.url, TOKEN)
+    talking = asyncio.create_task(run_script(speaking, [Step("say", "sales")], end_limit_s=3))
+    for _ in range(500):
+        if broken.heard:
+            break
+        await asyncio.sleep(0.02)
+    assert broken.ws is not None
+    await broken.ws.send_bytes(b"\x00garbage")  # Media Streams are text frames only
+    await talking
+    assert (await gateway.record(broken.call_id))["disposition"] == "error"
+    kind, heard = gateway.inputs(await gateway.record(speaking.call_id))[0]
+    assert kind == "Speech" and heard
+    await broken.close()

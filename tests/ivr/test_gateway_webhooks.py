@@ -14,7 +14,7 @@ from gateway_harness import SALES, TOKEN, GatewayApp, gateway_app
 from twilio.request_validator import RequestValidator
 
 from ivr.gateways import asterisk, audiosocket
-from ivr.gateways.callers import AudioSocketCaller
+from ivr.gateways.callers import AudioSocketCaller, JambonzCaller
 from ivr.gateways.simulator import Step, run_script
 from ivr.health import READINESS
 
@@ -92,3 +92,13 @@ async def test_a_socket_that_never_sends_its_uuid_is_closed(
     await writer.drain()
     assert await asyncio.wait_for(reader.read(), 5) == b""  # the server hung up
     writer.close()
+
+
+async def test_an_audiosocket_port_in_use_leaves_the_http_gateways_working(
+    gateway_app: StartApp,
+) -> None:
+    first: GatewayApp = await gateway_app()
+    second: GatewayApp = await gateway_app(audiosocket_port=first.audiosocket_port)
+    caller = JambonzCaller(second.url)
+    report = await run_script(caller, [Step("press", "1")])
+    assert report.outcome["transfer_target"] == SALES
