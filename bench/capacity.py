@@ -4,8 +4,9 @@ Each simulated caller sends 20 ms mu-law frames at real pace (starts staggered o
 seconds), saying a few synthesized utterances separated by silence. The end-of-speech-to-final
 latency of an utterance is the time from sending the frame at which the server's endpointer
 decided (`endpoint_s` in the final) to receiving the final; partial latency likewise from the
-partial's `time_s`. The server's CPU use comes from /proc. Each load runs with dynamic batching
-and with batch size 1.
+partial's `time_s`. The server's CPU use comes from /proc: `N/core` divides by the cores this
+machine has, `N/used` by the cores the server actually used. Each load runs with dynamic
+batching and with batch size 1.
 
     python -m bench.capacity [--streams 10,20,40] [--seconds 20] [--modes dynamic,batch1]
 
@@ -176,7 +177,7 @@ def main() -> None:
         raise SystemExit("espeak-ng is needed to synthesize the callers")
     cores = len(os.sched_getaffinity(0))
     print(f"{'mode':<9}{'N':>5}{'finals':>7}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
-          f"{'part95':>8}{'cpu %':>7}{'N/core':>8}{'errors':>7}")  # fmt: skip
+          f"{'part95':>8}{'cpu %':>7}{'N/core':>8}{'N/used':>8}{'errors':>7}")  # fmt: skip
     best: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -193,7 +194,7 @@ def main() -> None:
                         f"{mode:<9}{n:>5}{out.finals:>7}{pct(out.final_latency, 50) * 1e3:>8.0f}"
                         f"{p95 * 1e3:>8.0f}{pct(out.final_latency, 99) * 1e3:>8.0f}"
                         f"{pct(out.partial_latency, 95) * 1e3:>8.0f}{cpu * 100:>7.0f}"
-                        f"{n / cores:>8.1f}{len(out.errors):>7}",
+                        f"{n / cores:>8.1f}{n / max(cpu, 1e-3):>8.1f}{len(out.errors):>7}",
                         flush=True,
                     )
                     if p95 <= TARGET_P95_S and not out.errors:

@@ -25,6 +25,9 @@ MIN_SIMILARITY = 0.6
 #: The second pass weighs a phrase's boost this much more than the beam search does: it only
 #: ever compares the phrase with what the audio already resembles (tuned with bench/hotwords.py).
 RESPELL_BOOST = 2.0
+#: Cost of each decoded word the phrase would swallow beyond its own word count ("to safely" ->
+#: "tessaly" must be worth losing a word the language model liked).
+SWALLOW_PENALTY = 8.0
 #: Frames added on each side of a run, so an alignment may start or end a little apart.
 MARGIN_FRAMES = 2
 
@@ -122,7 +125,8 @@ class Respeller:
         phrase_ll = ctc_log_likelihood(frames, self._encode(words))
         decoded_ll = ctc_log_likelihood(frames, self._encode(decoded))
         missing = sum(1 for w in words if w not in decoded)
-        return phrase_ll + weight * missing - decoded_ll
+        swallowed = max(0, len(decoded) - len(words))
+        return phrase_ll + weight * missing - SWALLOW_PENALTY * swallowed - decoded_ll
 
     @staticmethod
     def _split(words: list[str], start: int, end: int) -> list[Span]:

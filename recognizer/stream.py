@@ -145,6 +145,7 @@ class RecognitionStream:
         self._last_partial_text = ""
         self._finished = False
         self._speculation: tuple[tuple[int, int], asyncio.Future[Hypothesis]] | None = None
+        self._partial_task: tuple[int, float, asyncio.Future[str | None]] | None = None
 
     async def feed(self, data: bytes) -> list[Event]:
         """One frame of encoded audio; raises `AudioFormatError` for a frame it cannot decode."""
@@ -157,13 +158,20 @@ class RecognitionStream:
         self._buffer.append(audio)
         self._position += len(audio)
         events: list[Event] = []
+        events.extend(self._collect_partial())
         for mark in self._endpointer.feed(audio):
             events.extend(await self._on_mark(mark))
         self._speculate()
         if self.options.interim and self._speech_at is not None:
             interval = self.options.partial_interval_ms * MODEL_SAMPLE_RATE // 1000
             if self._position - self._last_partial_at >= interval:
-                events.extend(await self._partial_event())
+                if self._partial_task is not None:
+                    # the last partial is not back after a whole interval: wait for it rather
+                    # than pile up more (audio fed faster than real time lands here too)
+                    await asyncio.wait([self._partial_task[2]])
+                    events.extend(self._collect_partial())
+                if self._speech_at is not None:
+                    self._start_partial()
         self._trim()
         return events
 
@@ -199,7 +207,15 @@ class RecognitionStream:
     def close(self) -> None:
         """Stop work started ahead for a caller who hung up."""
         self._drop_speculation()
+        self._drop_partial()
         self._finished = True
+
+    def _drop_partial(self) -> None:
+        if self._partial_task is not None:
+            task = self._partial_task[2]
+            task.cancel()
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._partial_task = None
 
     async def finish(self) -> list[Event]:
         """End of audio: flush the resampler and close the utterance in progress."""
@@ -221,6 +237,7 @@ class RecognitionStream:
         if isinstance(mark, NoInput):
             return [NoInputTimeout(mark.sample / MODEL_SAMPLE_RATE)]
         self._speech_at = None
+        self._drop_partial()  # the final supersedes it
         decided = time.perf_counter()
         hypothesis = await self._final_for(mark)
         if self._on_latency is not None:
@@ -249,16 +266,30 @@ class RecognitionStream:
         """Where the endpointer decided (its last whole frame), in absolute samples."""
         return self._endpointer.position
 
-    async def _partial_event(self) -> list[Event]:
+    def _start_partial(self) -> None:
+        """Compute a partial in the background: frames keep flowing (and the endpointer keeps
+        deciding) while it runs; its event goes out with a later frame's."""
         assert self._speech_at is not None
         self._last_partial_at = self._position
         preroll = self.options.endpointing.preroll_ms * MODEL_SAMPLE_RATE // 1000
         start = max(0, self._speech_at - preroll)
-        text = await self._partial(self._buffer.window(start, self._position))
-        if not text or text == self._last_partial_text:
+        window = self._buffer.window(start, self._position)
+        task = asyncio.ensure_future(self._partial(window))
+        self._partial_task = (self._utterance, self._position / MODEL_SAMPLE_RATE, task)
+
+    def _collect_partial(self) -> list[Event]:
+        if self._partial_task is None or not self._partial_task[2].done():
+            return []
+        utterance, time_s, task = self._partial_task
+        self._partial_task = None
+        if task.cancelled() or task.exception() is not None:
+            return []  # a partial is best effort; the final reports real failures
+        text = task.result()
+        current = utterance == self._utterance and self._speech_at is not None
+        if not current or not text or text == self._last_partial_text:
             return []
         self._last_partial_text = text
-        return [Partial(self._utterance, text, self._position / MODEL_SAMPLE_RATE)]
+        return [Partial(utterance, text, time_s)]
 
     def _trim(self) -> None:
         anchor = self._position if self._speech_at is None else self._speech_at
