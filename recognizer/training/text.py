@@ -13,19 +13,48 @@ from dataclasses import dataclass
 
 ALPHABET = " 'abcdefghijklmnopqrstuvwxyz"
 
-_ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen"
-).split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _ORDINALS = {
     "one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
     "nine": "ninth", "twelve": "twelfth",
 }  # fmt: skip
-_MONTHS = (
-    "january february march april may june july august september october november december"
-).split()
-_DAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+_DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
 def number_words(n: int) -> str:
@@ -80,99 +109,397 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-_MENU = (
-    "billing sales support technical support customer service account balance payments "
-    "new account cancel my account orders order status returns refunds claims appointments "
-    "reservations pharmacy prescriptions repairs outages internet tv mobile roaming upgrade "
-    "opening hours locations directions lost card report fraud loans mortgages insurance"
-).split(" ")
-_PEOPLE = "agent operator representative human person somebody someone manager supervisor".split()
-_YES = (
-    "yes|yeah|yep|yes please|sure|correct|that's right|that is correct|absolutely|of course|"
-    "okay|ok yes|right|uh huh|yes it is|affirmative|that's correct|yes that's it"
-).split("|")
-_NO = (
-    "no|nope|no thanks|no thank you|that's wrong|that is not right|incorrect|not really|"
-    "no it isn't|nah|negative|no that's not it|wrong"
-).split("|")
-_FIRST = (
-    "james mary john patricia robert jennifer michael linda william elizabeth david barbara "
-    "richard susan joseph jessica thomas sarah charles karen maria jose wei mohammed priya "
-    "anna olga kevin brian emily laura daniel sophia oliver grace noah ava liam chloe"
-).split()
-_LAST = (
-    "smith johnson williams brown jones garcia miller davis rodriguez martinez wilson "
-    "anderson taylor thomas moore jackson martin lee thompson white harris clark lewis walker "
-    "young allen king wright scott green baker adams nelson hill campbell mitchell roberts"
-).split()
-_STREETS = "main oak maple pine cedar elm washington lake hill park church high river".split()
-_STREET_TYPES = "street avenue road drive lane boulevard court way place".split()
-_CITIES = (
-    "springfield|boston|chicago|denver|austin|seattle|portland|phoenix|dallas|atlanta|miami|"
-    "new york|los angeles|san diego|houston|detroit|cleveland|nashville|orlando|tampa"
-).split("|")
-_REQUESTS = (
-    "i lost my card|my card was stolen|i want to pay my bill|i'd like to check my balance|"
-    "i need to change my address|i want to cancel my subscription|my internet is not working|"
-    "i was charged twice|i want to speak to someone about my bill|can i make a payment|"
-    "i need to reset my password|i'd like to book an appointment|i need to reschedule|"
-    "where is my order|my package never arrived|i want to return an item|"
-    "i have a question about my statement|i'd like to open a new account|"
-    "i want to upgrade my plan|my phone is not working|there's a problem with my service|"
-    "i need help with my account|can you tell me your opening hours|"
-    "i'm calling about a refund|i didn't receive my refund|i want to report fraud|"
-    "i need a copy of my invoice|how much do i owe|when is my payment due|"
-    "i want to change my plan|can i talk to a real person|i'm moving house|"
-    "i'd like to set up automatic payments|the power is out in my area|"
-    "i need to refill my prescription|i'm locked out of my account|"
-    "i want to dispute a charge|my bill is too high|please transfer me|"
-    "i don't know my account number|can you repeat that|i didn't catch that|"
-    "go back|main menu|start over|none of those|help|repeat|cancel|stop|goodbye|hello|hi there"
-).split("|")
-_PROMPTS = (
-    "thank you for calling|please listen carefully as our menu options have changed|"
-    "for billing press one|for sales press two|please say or enter your account number|"
-    "your call is important to us|please hold while we transfer your call|"
-    "all of our agents are currently busy|please stay on the line|"
-    "you can say things like check my balance or pay my bill|"
-    "i'm sorry i didn't understand that|did you say|is that correct|"
-    "please enter your date of birth|how can i help you today|in a few words tell me why "
-    "you're calling|your estimated wait time is|please press the pound key when finished|"
-    "to hear these options again press star|goodbye and have a nice day"
-).split("|")
-_SUBJECTS = (
-    "the weather|my neighbour|the children|our team|the old man|a small dog|the new manager|"
-    "everyone in the office|my sister|the train|the government|this company|the doctor|"
-    "the kids next door|her brother|the teacher|my friend|the city council|the bus driver"
-).split("|")
-_VERBS = (
-    "was looking for|decided to buy|forgot about|talked about|could not find|really liked|"
-    "will bring|has finished|wants to see|is waiting for|cleaned|painted|fixed|ordered|"
-    "sold|carried|watched|remembered|called about|wrote about"
-).split("|")
-_OBJECTS = (
-    "the red car|a cup of coffee|the morning news|an old book|the kitchen table|some fresh "
-    "bread|the broken window|a new phone|the garden|the last train home|the football game|"
-    "a letter from home|the concert tickets|the blue jacket|the quarterly report|a birthday "
-    "cake|the parking lot|the school project|a long holiday|the weekend plans"
-).split("|")
-_TAILS = (
-    "|yesterday|last week|this morning|before dinner|after work|on the way home|"
-    "in the rain|every single day|for the first time|again|at the weekend|right now|"
-    "because it was late|without telling anyone|as soon as possible"
-).split("|")
-_GENERAL = (
-    "the quick brown fox jumps over the lazy dog|she sells sea shells by the sea shore|"
-    "it's a beautiful day outside|we should probably leave before the traffic gets bad|"
-    "could you please close the door behind you|i think it's going to rain later|"
-    "the meeting has been moved to thursday afternoon|dinner will be ready in ten minutes|"
-    "what time does the store close tonight|i haven't seen that movie yet|"
-    "they're planning a trip to the mountains|he always drinks his coffee black|"
-    "the library is open until eight|please remember to water the plants|"
-    "how was your weekend|let me know if you need anything else|"
-    "the price of gas keeps going up|my computer is running very slowly today|"
-    "we're out of milk and eggs|turn left at the next light"
-).split("|")
+_MENU = [
+    "billing",
+    "sales",
+    "support",
+    "technical",
+    "support",
+    "customer",
+    "service",
+    "account",
+    "balance",
+    "payments",
+    "new",
+    "account",
+    "cancel",
+    "my",
+    "account",
+    "orders",
+    "order",
+    "status",
+    "returns",
+    "refunds",
+    "claims",
+    "appointments",
+    "reservations",
+    "pharmacy",
+    "prescriptions",
+    "repairs",
+    "outages",
+    "internet",
+    "tv",
+    "mobile",
+    "roaming",
+    "upgrade",
+    "opening",
+    "hours",
+    "locations",
+    "directions",
+    "lost",
+    "card",
+    "report",
+    "fraud",
+    "loans",
+    "mortgages",
+    "insurance",
+]
+_PEOPLE = [
+    "agent",
+    "operator",
+    "representative",
+    "human",
+    "person",
+    "somebody",
+    "someone",
+    "manager",
+    "supervisor",
+]
+_YES = [
+    "yes",
+    "yeah",
+    "yep",
+    "yes please",
+    "sure",
+    "correct",
+    "that's right",
+    "that is correct",
+    "absolutely",
+    "of course",
+    "okay",
+    "ok yes",
+    "right",
+    "uh huh",
+    "yes it is",
+    "affirmative",
+    "that's correct",
+    "yes that's it",
+]
+_NO = [
+    "no",
+    "nope",
+    "no thanks",
+    "no thank you",
+    "that's wrong",
+    "that is not right",
+    "incorrect",
+    "not really",
+    "no it isn't",
+    "nah",
+    "negative",
+    "no that's not it",
+    "wrong",
+]
+_FIRST = [
+    "james",
+    "mary",
+    "john",
+    "patricia",
+    "robert",
+    "jennifer",
+    "michael",
+    "linda",
+    "william",
+    "elizabeth",
+    "david",
+    "barbara",
+    "richard",
+    "susan",
+    "joseph",
+    "jessica",
+    "thomas",
+    "sarah",
+    "charles",
+    "karen",
+    "maria",
+    "jose",
+    "wei",
+    "mohammed",
+    "priya",
+    "anna",
+    "olga",
+    "kevin",
+    "brian",
+    "emily",
+    "laura",
+    "daniel",
+    "sophia",
+    "oliver",
+    "grace",
+    "noah",
+    "ava",
+    "liam",
+    "chloe",
+]
+_LAST = [
+    "smith",
+    "johnson",
+    "williams",
+    "brown",
+    "jones",
+    "garcia",
+    "miller",
+    "davis",
+    "rodriguez",
+    "martinez",
+    "wilson",
+    "anderson",
+    "taylor",
+    "thomas",
+    "moore",
+    "jackson",
+    "martin",
+    "lee",
+    "thompson",
+    "white",
+    "harris",
+    "clark",
+    "lewis",
+    "walker",
+    "young",
+    "allen",
+    "king",
+    "wright",
+    "scott",
+    "green",
+    "baker",
+    "adams",
+    "nelson",
+    "hill",
+    "campbell",
+    "mitchell",
+    "roberts",
+]
+_STREETS = [
+    "main",
+    "oak",
+    "maple",
+    "pine",
+    "cedar",
+    "elm",
+    "washington",
+    "lake",
+    "hill",
+    "park",
+    "church",
+    "high",
+    "river",
+]
+_STREET_TYPES = ["street", "avenue", "road", "drive", "lane", "boulevard", "court", "way", "place"]
+_CITIES = [
+    "springfield",
+    "boston",
+    "chicago",
+    "denver",
+    "austin",
+    "seattle",
+    "portland",
+    "phoenix",
+    "dallas",
+    "atlanta",
+    "miami",
+    "new york",
+    "los angeles",
+    "san diego",
+    "houston",
+    "detroit",
+    "cleveland",
+    "nashville",
+    "orlando",
+    "tampa",
+]
+_REQUESTS = [
+    "i lost my card",
+    "my card was stolen",
+    "i want to pay my bill",
+    "i'd like to check my balance",
+    "i need to change my address",
+    "i want to cancel my subscription",
+    "my internet is not working",
+    "i was charged twice",
+    "i want to speak to someone about my bill",
+    "can i make a payment",
+    "i need to reset my password",
+    "i'd like to book an appointment",
+    "i need to reschedule",
+    "where is my order",
+    "my package never arrived",
+    "i want to return an item",
+    "i have a question about my statement",
+    "i'd like to open a new account",
+    "i want to upgrade my plan",
+    "my phone is not working",
+    "there's a problem with my service",
+    "i need help with my account",
+    "can you tell me your opening hours",
+    "i'm calling about a refund",
+    "i didn't receive my refund",
+    "i want to report fraud",
+    "i need a copy of my invoice",
+    "how much do i owe",
+    "when is my payment due",
+    "i want to change my plan",
+    "can i talk to a real person",
+    "i'm moving house",
+    "i'd like to set up automatic payments",
+    "the power is out in my area",
+    "i need to refill my prescription",
+    "i'm locked out of my account",
+    "i want to dispute a charge",
+    "my bill is too high",
+    "please transfer me",
+    "i don't know my account number",
+    "can you repeat that",
+    "i didn't catch that",
+    "go back",
+    "main menu",
+    "start over",
+    "none of those",
+    "help",
+    "repeat",
+    "cancel",
+    "stop",
+    "goodbye",
+    "hello",
+    "hi there",
+]
+_PROMPTS = [
+    "thank you for calling",
+    "please listen carefully as our menu options have changed",
+    "for billing press one",
+    "for sales press two",
+    "please say or enter your account number",
+    "your call is important to us",
+    "please hold while we transfer your call",
+    "all of our agents are currently busy",
+    "please stay on the line",
+    "you can say things like check my balance or pay my bill",
+    "i'm sorry i didn't understand that",
+    "did you say",
+    "is that correct",
+    "please enter your date of birth",
+    "how can i help you today",
+    "in a few words tell me why you're calling",
+    "your estimated wait time is",
+    "please press the pound key when finished",
+    "to hear these options again press star",
+    "goodbye and have a nice day",
+]
+_SUBJECTS = [
+    "the weather",
+    "my neighbour",
+    "the children",
+    "our team",
+    "the old man",
+    "a small dog",
+    "the new manager",
+    "everyone in the office",
+    "my sister",
+    "the train",
+    "the government",
+    "this company",
+    "the doctor",
+    "the kids next door",
+    "her brother",
+    "the teacher",
+    "my friend",
+    "the city council",
+    "the bus driver",
+]
+_VERBS = [
+    "was looking for",
+    "decided to buy",
+    "forgot about",
+    "talked about",
+    "could not find",
+    "really liked",
+    "will bring",
+    "has finished",
+    "wants to see",
+    "is waiting for",
+    "cleaned",
+    "painted",
+    "fixed",
+    "ordered",
+    "sold",
+    "carried",
+    "watched",
+    "remembered",
+    "called about",
+    "wrote about",
+]
+_OBJECTS = [
+    "the red car",
+    "a cup of coffee",
+    "the morning news",
+    "an old book",
+    "the kitchen table",
+    "some fresh bread",
+    "the broken window",
+    "a new phone",
+    "the garden",
+    "the last train home",
+    "the football game",
+    "a letter from home",
+    "the concert tickets",
+    "the blue jacket",
+    "the quarterly report",
+    "a birthday cake",
+    "the parking lot",
+    "the school project",
+    "a long holiday",
+    "the weekend plans",
+]
+_TAILS = [
+    "",
+    "yesterday",
+    "last week",
+    "this morning",
+    "before dinner",
+    "after work",
+    "on the way home",
+    "in the rain",
+    "every single day",
+    "for the first time",
+    "again",
+    "at the weekend",
+    "right now",
+    "because it was late",
+    "without telling anyone",
+    "as soon as possible",
+]
+_GENERAL = [
+    "the quick brown fox jumps over the lazy dog",
+    "she sells sea shells by the sea shore",
+    "it's a beautiful day outside",
+    "we should probably leave before the traffic gets bad",
+    "could you please close the door behind you",
+    "i think it's going to rain later",
+    "the meeting has been moved to thursday afternoon",
+    "dinner will be ready in ten minutes",
+    "what time does the store close tonight",
+    "i haven't seen that movie yet",
+    "they're planning a trip to the mountains",
+    "he always drinks his coffee black",
+    "the library is open until eight",
+    "please remember to water the plants",
+    "how was your weekend",
+    "let me know if you need anything else",
+    "the price of gas keeps going up",
+    "my computer is running very slowly today",
+    "we're out of milk and eggs",
+    "turn left at the next light",
+]
 
 
 def _amount(rng: random.Random) -> str:
@@ -244,7 +571,13 @@ def _ivr(rng: random.Random) -> str:
         return rng.choice(["", "my date of birth is ", "on ", "next "]) + _date(rng)
     if kind == 8:
         day = rng.choice(_DAYS)
-        return rng.choice([_time(rng), f"{day} at {_time(rng)}", f"{day} {rng.choice(['morning', 'afternoon', 'evening'])}"])  # noqa: E501
+        return rng.choice(
+            [
+                _time(rng),
+                f"{day} at {_time(rng)}",
+                f"{day} {rng.choice(['morning', 'afternoon', 'evening'])}",
+            ]
+        )
     if kind == 9:
         name = f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
         return rng.choice([name, f"my name is {name}", f"this is {name}"])
