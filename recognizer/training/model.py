@@ -116,11 +116,21 @@ class Lower(nn.Module):
         self.register_buffer("positions", torch.zeros(MAX_POSITIONS, WIDTH))
         self.blocks = nn.ModuleList(Block() for _ in range(n_layers))
 
+    def compact(self) -> None:
+        """Keep convolutions and positions in float16 (they came as fp16: lossless, smaller)."""
+        self.conv1.half()
+        self.conv2.half()
+        positions = self.get_buffer("positions")
+        self.register_buffer("positions", positions.half())
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        x = F.gelu(self.conv2(F.gelu(self.conv1(features)))).transpose(1, 2)
-        positions = self.positions
-        assert isinstance(positions, torch.Tensor)
-        x = x + positions[: x.shape[1]]
+        dtype = features.dtype
+        c1, c2 = self.conv1, self.conv2
+        assert c1.bias is not None and c2.bias is not None
+        x = F.gelu(F.conv1d(features, c1.weight.to(dtype), c1.bias.to(dtype), padding=1))
+        x = F.gelu(F.conv1d(x, c2.weight.to(dtype), c2.bias.to(dtype), stride=2, padding=1))
+        x = x.transpose(1, 2)
+        x = x + self.get_buffer("positions")[: x.shape[1]].to(dtype)
         for block in self.blocks:
             x = block(x)
         return x
@@ -210,6 +220,7 @@ def build_pretrained(config: ModelConfig) -> WhisperCTC:
     for ours, theirs in pretrained_name_map(config).items():
         state[ours] = torch.from_numpy(tensors[theirs].astype(np.float32))
     model.load_state_dict(state)
+    model.lower.compact()
     return model
 
 
