@@ -8,6 +8,7 @@ so training can continue on a fresh machine from the PyPI packages plus that fil
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,13 +62,20 @@ def save_checkpoint(model: WhisperCTC, path: Path, extra: dict[str, Any]) -> Non
 
 
 def export_onnx(model: WhisperCTC, path: Path) -> None:
-    """fp32 ONNX with dynamic batch and frame axes."""
+    """fp32 ONNX with dynamic batch and frame axes.
+
+    The legacy TorchScript-based exporter is used on purpose: it needs no extra packages and
+    turns the positional-table slice into a dynamic Slice; its deprecation warning is silenced.
+    """
     dummy = torch.randn(1, N_MELS, 300)
-    torch.onnx.export(
-        model, (dummy,), str(path), input_names=["features"], output_names=["log_probs"],
-        dynamic_axes={"features": {0: "batch", 2: "frames"}, "log_probs": {0: "batch", 1: "steps"}},
-        opset_version=OPSET, dynamo=False,
-    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            model, (dummy,), str(path), input_names=["features"], output_names=["log_probs"],
+            dynamic_axes={"features": {0: "batch", 2: "frames"},
+                          "log_probs": {0: "batch", 1: "steps"}},
+            opset_version=OPSET, dynamo=False,
+        )  # fmt: skip
 
 
 def quantize(fp32: Path, int8: Path) -> None:
@@ -84,11 +92,20 @@ def quantize(fp32: Path, int8: Path) -> None:
 
 def export_torchscript(model: WhisperCTC, path: Path) -> None:
     """Traced TorchScript (not committed; ``recognizer/models/*/model.torchscript.pt``)."""
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is asked for by name
         traced = torch.jit.trace(  # type: ignore[no-untyped-call]
             model, (torch.randn(1, N_MELS, 300),), check_trace=False
         )
     traced.save(str(path))
+
+
+def load_torchscript(path: Path) -> torch.jit.ScriptModule:
+    """Load the TorchScript export (its deprecation warning silenced, as for the export)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module: torch.jit.ScriptModule = torch.jit.load(str(path))  # type: ignore[no-untyped-call]
+    return module
 
 
 def runtime_config(decoder: DecoderSettings, extra: dict[str, Any]) -> dict[str, Any]:
