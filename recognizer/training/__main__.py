@@ -44,7 +44,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     config = TrainConfig(model=ModelConfig(frozen_layers=args.frozen_layers), minutes=args.minutes,
                          total_steps=args.steps)  # fmt: skip
-    train(args.cache / "features", args.cache / "runs", config, log=_log)
+    init = Path(str(args.init)) if args.init is not None else None
+    train(args.cache / "features", args.cache / "runs", config, log=_log, init=init)
 
 
 def _checkpoint(args: argparse.Namespace) -> Path:
@@ -154,6 +155,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--lm-sentences", type=int, default=300000)
     parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--init", default=None, help="train: start from a shipped fp16 checkpoint")
     parser.add_argument("--torchscript", action="store_true")
     parser.add_argument("--handoff", default=None, help="also copy runtime files here")
     parser.add_argument("--tune", action="store_true", help="tune alpha/beta on dev first")

@@ -97,9 +97,16 @@ def _save(
 
 
 def train(
-    cache_dir: Path, run_dir: Path, config: TrainConfig, log: Callable[[str], None] = print
+    cache_dir: Path,
+    run_dir: Path,
+    config: TrainConfig,
+    log: Callable[[str], None] = print,
+    init: Path | None = None,
 ) -> Path:
-    """Train until ``config.minutes`` or ``config.total_steps``; returns the checkpoint path."""
+    """Train until ``config.minutes`` or ``config.total_steps``; returns the checkpoint path.
+
+    ``init`` (the shipped ``finetuned.fp16.pt``) seeds a fresh run that has no checkpoint yet.
+    """
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -122,6 +129,12 @@ def train(
         optimizer.load_state_dict(payload["optimizer"])
         step, epoch, best = payload["step"], payload["epoch"], payload.get("best", best)
         log(f"resumed at step {step} epoch {epoch}")
+    elif init is not None:
+        shipped = torch.load(init, map_location="cpu", weights_only=True)
+        upper.load_state_dict(
+            {k[len("upper.") :]: v.float() for k, v in shipped["trainable"].items()}
+        )
+        log(f"initialised the trained part from {init}")
     train_set = load_examples(cache_dir, "train")
     dev_set = load_examples(cache_dir, "dev")[:300]
     log(f"{len(train_set)} train / {len(dev_set)} dev examples")

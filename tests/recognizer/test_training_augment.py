@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from recognizer.features import MODEL_SAMPLE_RATE
 from recognizer.training.augment import ChannelConfig, NoiseBank, _g711, telephone
 
 
-def _tone_mix() -> np.ndarray:
+def _tone_mix() -> npt.NDArray[np.float32]:
     t = np.arange(MODEL_SAMPLE_RATE) / MODEL_SAMPLE_RATE
-    return (0.3 * np.sin(2 * np.pi * 1000 * t) + 0.3 * np.sin(2 * np.pi * 6000 * t)).astype(
-        np.float32
-    )
+    mix: npt.NDArray[np.float32] = (
+        0.3 * np.sin(2 * np.pi * 1000 * t) + 0.3 * np.sin(2 * np.pi * 6000 * t)
+    ).astype(np.float32)
+    return mix
 
 
 def test_telephone_keeps_length_and_removes_energy_above_4_khz() -> None:
