@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 from collections.abc import AsyncIterator, Coroutine
@@ -131,7 +132,12 @@ async def _body(request: web.Request, model: type[T]) -> T:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise web.HTTPUnprocessableEntity(reason=f"{where}: {first['msg']}") from None
+        # The field name comes from the caller: it goes in the JSON body, never in the status
+        # line (a CR or LF there would break the response).
+        body = {"error": f"{where}: {first['msg']}", "status": 422, "field": where}
+        raise web.HTTPUnprocessableEntity(
+            text=json.dumps(body), content_type="application/json"
+        ) from None
 
 
 def _turn_answer(call_id: str, turn: Turn, secrets: list[str]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ VENV="${IVR_TEST_VENV:-.venv}"
 "$VENV/bin/pip" install -q --upgrade pip
 # torch first and pinned: only torch==2.13.0 takes the local CPU wheel (see shared STACK.md).
 "$VENV/bin/pip" install -q "torch==2.13.0" "numpy==1.26.4"
-"$VENV/bin/pip" install -q -e ".[dev,torch]"
+"$VENV/bin/pip" install -q -e ".[dev,torch,train]"
 export PATH="$PWD/$VENV/bin:$PATH"
 
 echo "== ruff"; ruff check ivr recognizer dialogs hotwords bench tests

@@ -137,7 +137,7 @@ class AudioSocketServer:
         )
         line = PacedLine(send, AudioFormat("l16", start.sample_rate), echoes_marks=False)
         try:
-            services = call_services(self.app)
+            services = await call_services(self.app)
             async with self.app[ADMISSION].admit(route.tenant):
                 await drive_call(info, line, _events(frames, first), services)
         except CallRefused as exc:

@@ -149,7 +149,7 @@ async def listen(request: web.Request) -> web.WebSocketResponse:
         whole_clips=playback == "playaudio",
     )
     try:
-        services = call_services(request.app)
+        services = await call_services(request.app)
         async with request.app[ADMISSION].admit(route.tenant):
             await drive_call(info, line, _events(frames, start), services)
     except CallRefused as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -20,9 +21,13 @@ from ivr.numbers import NUMBERS, load_number_map
 from ivr.prompts import PROMPTS, Prompts
 from ivr.settings import SETTINGS
 from ivr.store import STORE
+from recognizer.errors import ModelError
 from recognizer.phrases import Hotword
 
 log = logging.getLogger(__name__)
+
+RECOGNIZER_WAIT_S = 15.0
+"""How long a new call waits for a model load in progress before going keys-only."""
 
 
 def open_gateways(app: web.Application) -> None:
@@ -36,12 +41,17 @@ def open_gateways(app: web.Application) -> None:
     app[PROMPTS] = Prompts(settings.prompts_dir)
 
 
-def _recognizer(app: web.Application) -> SpeechRecognizer | None:
+async def _recognizer(app: web.Application) -> SpeechRecognizer | None:
+    """The loaded recognizer, waiting for a load in progress (a call in the first seconds
+    after start-up must not lose speech); keys only if the model cannot be had."""
     service = app.get(RECOGNIZER)
-    if service is None or service.problem() is not None:
-        log.warning("recognizer not ready; this call listens for keys only")
+    if service is None:
         return None
-    return service.recognizer
+    try:
+        return await asyncio.wait_for(service.wait_loaded(), RECOGNIZER_WAIT_S)
+    except (ModelError, TimeoutError) as exc:
+        log.warning("recognizer not ready (%s); this call listens for keys only", exc)
+        return None
 
 
 def _tenant_hotwords(app: web.Application) -> Callable[[str], Awaitable[tuple[Hotword, ...]]]:
@@ -52,7 +62,7 @@ def _tenant_hotwords(app: web.Application) -> Callable[[str], Awaitable[tuple[Ho
     return get
 
 
-def call_services(app: web.Application) -> CallServices:
+async def call_services(app: web.Application) -> CallServices:
     """Everything a new call needs; `CallRefused` if the dialog service is missing."""
     dialogs = app.get(DIALOGS)
     if dialogs is None:
@@ -63,7 +73,7 @@ def call_services(app: web.Application) -> CallServices:
         prompts=app[PROMPTS],
         metrics=app[ADMISSION].metrics,
         redis=app[STORE].redis,
-        recognizer=_recognizer(app),
+        recognizer=await _recognizer(app),
         tenant_hotwords=_tenant_hotwords(app),
         max_call_s=float(settings.max_call_s),
         record_ttl_s=settings.retention_days * 86400,

@@ -160,7 +160,7 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
     )
     line = PacedLine(send, AudioFormat("pcmu", 8000), echoes_marks=True)
     try:
-        services = call_services(request.app)
+        services = await call_services(request.app)
         async with request.app[ADMISSION].admit(claims.tenant):
             await drive_call(info, line, events, services)
     except CallRefused as exc:

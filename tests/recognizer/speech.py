@@ -16,19 +16,14 @@ from recognizer.features import MODEL_SAMPLE_RATE
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_MODEL = REPO / "recognizer" / "models" / "default"
-HANDOFF_MODEL = Path("/work/shared-model/default")
 TELEPHONE_RATE = 8000
 Audio = npt.NDArray[np.float32]
 
 
 def find_model_dir() -> Path:
-    """The shipped model, else the model engineer's hand-off folder (removed after the merge)."""
+    """The shipped model, or another one named by `IVR_TEST_MODEL_DIR` (to test a candidate)."""
     override = os.environ.get("IVR_TEST_MODEL_DIR")
-    if override:
-        return Path(override)
-    if (SHIPPED_MODEL / "model.onnx").is_file():
-        return SHIPPED_MODEL
-    return HANDOFF_MODEL
+    return Path(override) if override else SHIPPED_MODEL
 
 
 def synthesize(text: str, path: Path, voice: str = "en-us", speed: int = 150) -> Path:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from recognizer.features import HOP, MODEL_SAMPLE_RATE, N_FFT, log_mel, mel_filters, to_model_rate
 
 
-def _noise(seconds: float, rate: int = MODEL_SAMPLE_RATE) -> np.ndarray:
+def _noise(seconds: float, rate: int = MODEL_SAMPLE_RATE) -> npt.NDArray[np.float32]:
     rng = np.random.default_rng(0)
     return (0.1 * rng.standard_normal(int(seconds * rate))).astype(np.float32)
 

@@ -1,0 +1,172 @@
+"""``python -m recognizer.training {all,synth,cache,train,export,lm,evaluate,realspeech}``.
+
+Every stage is resumable and reads/writes under ``--cache`` (default ``data/``, git-ignored);
+the shipped runtime files go to ``--out`` (default ``recognizer/models/default``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+
+
+def _log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+
+
+def cmd_synth(args: argparse.Namespace) -> None:
+    from recognizer.training.synth import synthesise
+
+    synthesise(args.cache / "synth", args.train_clips, args.dev_clips, workers=args.workers,
+               progress=lambda done, total: _log(f"synth {done}/{total}"))  # fmt: skip
+
+
+def cmd_cache(args: argparse.Namespace) -> None:
+    from recognizer.training.dataset import build_cache
+    from recognizer.training.model import ModelConfig, build_pretrained
+
+    model = build_pretrained(ModelConfig(frozen_layers=args.frozen_layers)).eval()
+    for split in ("dev", "train"):
+        _log(f"encoding {split}")
+        build_cache(args.cache / "synth" / "manifest.jsonl", args.cache / "features", model, split)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from recognizer.training.model import ModelConfig
+    from recognizer.training.train import TrainConfig, train
+
+    config = TrainConfig(model=ModelConfig(frozen_layers=args.frozen_layers), minutes=args.minutes,
+                         total_steps=args.steps)  # fmt: skip
+    init = Path(str(args.init)) if args.init is not None else None
+    train(args.cache / "features", args.cache / "runs", config, log=_log, init=init)
+
+
+def _checkpoint(args: argparse.Namespace) -> Path:
+    if args.checkpoint is not None:
+        return Path(str(args.checkpoint))
+    runs: Path = args.cache / "runs"
+    return runs / "best.pt" if (runs / "best.pt").exists() else runs / "last.pt"
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from recognizer.training.export import (
+        CHECKPOINT_NAME,
+        DecoderSettings,
+        export_torchscript,
+        model_from_run,
+        write_runtime_files,
+    )
+
+    checkpoint = _checkpoint(args)
+    model = model_from_run(checkpoint)
+    previous = args.out / "config.json"
+    decoder = DecoderSettings()
+    if previous.exists():
+        old = json.loads(previous.read_text())
+        decoder = DecoderSettings(alpha=old["alpha"], beta=old["beta"])
+    write_runtime_files(model, args.out, args.cache / "export" / "model.fp32.onnx", decoder, {})
+    if args.torchscript:
+        shipped = model_from_run(args.out / CHECKPOINT_NAME)
+        export_torchscript(shipped, args.out / "model.torchscript.pt")
+    _log(f"exported {checkpoint} to {args.out}")
+    if args.handoff is not None:
+        handoff(args.out, args.cache, Path(args.handoff))
+
+
+def handoff(out: Path, cache: Path, target: Path) -> None:
+    """Copy the runtime files (plus the fp32 ONNX) to a folder outside git for other teams."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("model.onnx", "labels.json", "config.json", "lm.bin", "unigrams.txt"):
+        if (out / name).exists():
+            shutil.copy2(out / name, target / name)
+    shutil.copy2(cache / "export" / "model.fp32.onnx", target / "model.fp32.onnx")
+    _log(f"handed off to {target}")
+
+
+def cmd_lm(args: argparse.Namespace) -> None:
+    from recognizer.training.lm import build_lm, build_tools, write_corpus
+
+    bin_dir = build_tools(args.cache / "kenlm")
+    corpus = write_corpus(args.cache / "lm" / "corpus.txt", args.lm_sentences)
+    lm_bin, unigrams = build_lm(corpus, args.out, bin_dir, args.cache / "lm" / "tmp")
+    _log(f"wrote {lm_bin} ({lm_bin.stat().st_size} bytes) and {unigrams}")
+
+
+def cmd_realspeech(args: argparse.Namespace) -> None:
+    from recognizer.training.realspeech import build_manifest
+
+    count = build_manifest(args.cache / "realspeech.jsonl")
+    _log(f"real-speech manifest: {count} clips")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from recognizer.training import evaluate as ev
+
+    sess = ev.session(args.out / "model.onnx")
+    config_path = args.out / "config.json"
+    config = json.loads(config_path.read_text())
+    dev = ev.infer_manifest(sess, args.cache / "features" / "dev_manifest.jsonl", "domain")
+    report: dict[str, object] = {"dev_clips": len(dev)}
+    if args.tune:
+        alpha, beta, _ = ev.tune(dev[: args.tune_clips], args.out)
+        config.update(alpha=alpha, beta=beta)
+        config_path.write_text(json.dumps(config, indent=2) + "\n")
+    decoder = ev.build_decoder(args.out, config["alpha"], config["beta"])
+    report["alpha"], report["beta"] = config["alpha"], config["beta"]
+    report["dev_greedy"] = ev.scores(dev)
+    report["dev_lm"] = ev.scores(dev, decoder)
+    real_manifest = args.cache / "realspeech.jsonl"
+    if real_manifest.exists():
+        real = ev.infer_manifest(sess, real_manifest, "source")
+        report["real_clips"] = len(real)
+        report["real_greedy"] = ev.scores(real)
+        report["real_lm"] = ev.scores(real, decoder)
+    report["rtf_1core_3s"] = ev.real_time_factor(sess)
+    print(json.dumps(report, indent=2))
+    (args.cache / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
+def cmd_all(args: argparse.Namespace) -> None:
+    for step in (cmd_synth, cmd_cache, cmd_train, cmd_lm, cmd_realspeech, cmd_export):
+        step(args)
+    args.tune = True
+    cmd_evaluate(args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m recognizer.training")
+    parser.add_argument("command", choices=["all", "synth", "cache", "train", "export", "lm",
+                                            "realspeech", "evaluate"])  # fmt: skip
+    parser.add_argument("--cache", type=Path, default=Path("data"))
+    parser.add_argument("--out", type=Path, default=MODEL_DIR)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--train-clips", type=int, default=8000)
+    parser.add_argument("--dev-clips", type=int, default=500)
+    parser.add_argument("--frozen-layers", type=int, default=4)
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--lm-sentences", type=int, default=300000)
+    parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--init", default=None, help="train: start from a shipped fp16 checkpoint")
+    parser.add_argument("--torchscript", action="store_true")
+    parser.add_argument("--handoff", default=None, help="also copy runtime files here")
+    parser.add_argument("--tune", action="store_true", help="tune alpha/beta on dev first")
+    parser.add_argument("--tune-clips", type=int, default=200)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    commands = {"all": cmd_all, "synth": cmd_synth, "cache": cmd_cache, "train": cmd_train,
+                "export": cmd_export, "lm": cmd_lm, "realspeech": cmd_realspeech,
+                "evaluate": cmd_evaluate}  # fmt: skip
+    commands[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

