@@ -27,17 +27,6 @@ DASHBOARD = REPO / "compose" / "grafana" / "dashboards" / "ivr.json"
 METRIC_NAME = re.compile(r"\b(ivr_[a-z0-9_]+)\b")
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count", "_created")
 
-# The recognizer registers its series when the model loads. Until the model lands in this
-# checkout, the tests load the shared interim model (the same files) instead.
-CHECKOUT_MODEL = REPO / "recognizer" / "models" / "default"
-SHARED_MODEL = Path("/work/shared-model/default")
-
-
-def model_env() -> dict[str, str]:
-    if (CHECKOUT_MODEL / "model.onnx").exists() or not (SHARED_MODEL / "model.onnx").exists():
-        return {}
-    return {"IVR_MODEL_DIR": str(SHARED_MODEL)}
-
 
 def rule_expressions() -> dict[str, str]:
     rules = yaml.safe_load((PROMETHEUS_DIR / "alerts.yml").read_text())
@@ -99,7 +88,7 @@ class Prometheus:
 
 @pytest.fixture
 def service(start_service: Callable[..., ServiceProcess], redis_url: str) -> ServiceProcess:
-    return start_service(IVR_REDIS_URL=redis_url, IVR_AUDIOSOCKET_PORT="0", **model_env())
+    return start_service(IVR_REDIS_URL=redis_url, IVR_AUDIOSOCKET_PORT="0")
 
 
 def wait_until_ready(service: ServiceProcess, timeout: float = 120) -> None:
