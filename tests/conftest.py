@@ -130,7 +130,7 @@ def make_settings(redis_url: str, tmp_path: Path) -> Callable[..., Settings]:
             "audiosocket_port": 0,
         }
         values.update(overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **values)
 
     return make
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import soundfile as sf  # type: ignore[import-untyped]
-import soxr  # type: ignore[import-untyped]
+import soundfile as sf
+import soxr
 
 from recognizer.features import MODEL_SAMPLE_RATE, to_model_rate
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf  # type: ignore[import-untyped]
+import soundfile as sf
 import torch
 
 from recognizer.features import log_mel, to_model_rate
@@ -78,7 +78,7 @@ def _encode_shard(
     texts: list[str] = []
     domains: list[str] = []
     lines: list[str] = []
-    for copy, record in jobs:
+    for _copy, record in jobs:
         clean, _ = sf.read(record["audio"], dtype="float32")
         line = telephone_8k(clean, bank, rng, config)
         if split == "dev":
@@ -101,7 +101,7 @@ def load_examples(cache_dir: Path, split: str) -> list[Example]:
     """Every cached example of a split, in memory (fp16 keeps this to a few hundred MB)."""
     examples: list[Example] = []
     for shard in sorted(cache_dir.glob(f"{split}-*.pt")):
-        payload = torch.load(shard, weights_only=False)
+        payload = torch.load(shard, weights_only=True)
         for h, t, d in zip(payload["hidden"], payload["text"], payload["domain"], strict=True):
             examples.append(Example(hidden=h, text=t, domain=d))
     return examples

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort  # type: ignore[import-untyped]
-import soundfile as sf  # type: ignore[import-untyped]
-import soxr  # type: ignore[import-untyped]
+import onnxruntime as ort
+import soundfile as sf
+import soxr
 
 from recognizer.features import MODEL_SAMPLE_RATE, log_mel, to_model_rate
 from recognizer.training.augment import LINE_RATE

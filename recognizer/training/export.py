@@ -40,7 +40,7 @@ class DecoderSettings:
 
 def model_from_run(checkpoint: Path) -> WhisperCTC:
     """Full model from a training checkpoint (run state or the shipped fp16 file)."""
-    payload = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
     model = build_pretrained(ModelConfig(frozen_layers=int(payload["frozen_layers"])))
     if "upper" in payload:
         model.upper.load_state_dict(payload["upper"])
@@ -80,7 +80,7 @@ def export_onnx(model: WhisperCTC, path: Path) -> None:
 
 def quantize(fp32: Path, int8: Path) -> None:
     """Dynamic int8 for the MatMuls (the bulk of the weights); convolutions stay fp32."""
-    from onnxruntime.quantization import (  # type: ignore[import-untyped]
+    from onnxruntime.quantization import (
         QuantType,
         quantize_dynamic,
     )

@@ -56,8 +56,8 @@ def _spec_augment(hidden: torch.Tensor, lengths: torch.Tensor, config: TrainConf
     for i, length in enumerate(lengths.tolist()):
         mean = out[i, :length].mean(dim=0)
         for _ in range(config.time_masks):
-            width = random.randint(0, config.time_mask_width)
-            start = random.randint(0, max(length - width, 0))
+            width = random.randint(0, config.time_mask_width)  # noqa: S311 (training-data randomness, not security)
+            start = random.randint(0, max(length - width, 0))  # noqa: S311 (training-data randomness, not security)
             out[i, start : start + width] = mean
     return F.dropout(out, config.dropout, training=True)
 
@@ -124,7 +124,7 @@ def train(
     )
     step, epoch, best = 0, 0, float("inf")
     if ckpt.exists():
-        payload = torch.load(ckpt, weights_only=False)
+        payload = torch.load(ckpt, weights_only=True)
         upper.load_state_dict(payload["upper"])
         optimizer.load_state_dict(payload["optimizer"])
         step, epoch, best = payload["step"], payload["epoch"], payload.get("best", best)
@@ -143,7 +143,8 @@ def train(
     upper.train()
     running = 0.0
     while step < config.total_steps:
-        for batch in batches(train_set, config.max_frames, random.Random(config.seed + epoch)):
+        order = random.Random(config.seed + epoch)  # noqa: S311 (training-data randomness, not security)
+        for batch in batches(train_set, config.max_frames, order):
             hidden, mask, lengths = _pad(batch)
             targets = [torch.tensor(encode_text(e.text)) for e in batch]
             log_probs = upper(_spec_augment(hidden, lengths, config), mask)
