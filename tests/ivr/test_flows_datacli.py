@@ -65,3 +65,18 @@ async def test_erasure_and_rotation_are_audited(
     rotated = (await log.page(None, 0, 10)).entries
     assert [(e.action, e.details["key_id"]) for e in rotated] == [("data.rotate_keys", "b")]
     assert (await log.verify()).ok
+
+
+async def test_keys_rotate_data_re_seals_like_data_rotate_keys(
+    redis_url: str, redis_client: aioredis.Redis
+) -> None:
+    from ivr.admin.cli import keys
+
+    old = ContextStore(redis_client, Sealer(parse_keys(KEY_A)), 600)
+    await old.save_outcome("x2", b'{"slots": {}}', 3600)
+    env = {"IVR_REDIS_URL": redis_url, "IVR_DATA_KEYS": f"{KEY_B},{KEY_A}"}
+    result = await asyncio.to_thread(CliRunner().invoke, keys, ["rotate-data"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "re-sealed 1 record(s)" in result.output
+    stored = await redis_client.get("ivr:outcome:x2")
+    assert isinstance(stored, bytes) and stored.startswith(b"ivr1:b:")
