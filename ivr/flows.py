@@ -4,6 +4,8 @@ call session uses, and a text-channel API that drives a dialog over HTTP.
 Text channel (chat widgets, SMS bridges, tests): `POST /v1/dialogs` starts a dialog,
 `POST /v1/dialogs/{call_id}/events` sends what the caller said or pressed (answering a turn),
 `POST /v1/dialogs/{call_id}/finish` ends it. `GET /v1/flows` lists the flows served.
+With `IVR_API_AUTH=required` these need an API key: for the body's tenant when starting, for the
+call's tenant afterwards, any valid key for `GET /v1/flows`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dialogs.registry import FlowRegistry
 from dialogs.sealing import sealer_from_settings
 from dialogs.service import Audit, DialogMetrics, DialogService, new_call_id
 from dialogs.wire import EventBody, FinishBody, StartBody, mask_turn, turn_json
+from ivr.admin.apiauth import api_key, api_scope
 from ivr.admin.audit import AuditLog
 from ivr.health import READINESS
 from ivr.metrics import METRICS
@@ -144,9 +147,22 @@ def _turn_answer(call_id: str, turn: Turn, secrets: list[str]) -> dict[str, Any]
     return {"call_id": call_id, **turn_json(mask_turn(turn, secrets))}
 
 
+async def _authorize_call(request: web.Request, call_id: str) -> None:
+    """401/403 for a key that may not act on the call's stored tenant (an unknown call: the
+    route's own 404 after the key is checked)."""
+    principal = await api_key(request)
+    if principal is None:
+        return
+    tenant = await request.app[DIALOGS].store.tenant_of(call_id)
+    if tenant is not None:
+        await api_scope(request, principal, tenant)
+
+
 @routes.post("/v1/dialogs")
 async def start_dialog(request: web.Request) -> web.Response:
+    principal = await api_key(request)  # 401 before the body is read
     body = await _body(request, StartBody)
+    await api_scope(request, principal, body.tenant)
     service = request.app[DIALOGS]
     call_id = body.call_id or new_call_id()
     turn = await service.start(
@@ -158,8 +174,9 @@ async def start_dialog(request: web.Request) -> web.Response:
 
 @routes.post("/v1/dialogs/{call_id}/events")
 async def dialog_event(request: web.Request) -> web.Response:
-    body = await _body(request, EventBody)
     call_id = request.match_info["call_id"]
+    await _authorize_call(request, call_id)
+    body = await _body(request, EventBody)
     service = request.app[DIALOGS]
     async with request.app[READINESS].activity():
         turn = await service.handle(call_id, body.event(), turn=body.turn)
@@ -171,6 +188,7 @@ async def dialog_event(request: web.Request) -> web.Response:
 
 @routes.post("/v1/dialogs/{call_id}/finish")
 async def finish_dialog(request: web.Request) -> web.Response:
+    await _authorize_call(request, request.match_info["call_id"])
     body = await _body(request, FinishBody)
     service = request.app[DIALOGS]
     outcome = await service.finish(
@@ -191,6 +209,7 @@ async def finish_dialog(request: web.Request) -> web.Response:
 
 @routes.get("/v1/flows")
 async def list_flows(request: web.Request) -> web.Response:
+    await api_key(request)  # flows are shared by all tenants: any valid key
     registry = request.app[DIALOGS].registry
     flows = [
         {"name": name, "version": loaded.digest, "description": loaded.flow.description}

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     )
     tls_cert_file: Path | None = Field(None, description="PEM certificate to serve HTTPS itself.")
     tls_key_file: Path | None = Field(None, description="PEM private key for `tls_cert_file`.")
+    api_auth: Literal["off", "required"] = Field(
+        "off", description="API keys on `/v1/*` and `GET /calls/{id}`: `required` or `off`."
+    )
 
     # --- store ---
     redis_url: str | None = Field(

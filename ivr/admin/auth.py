@@ -86,21 +86,22 @@ async def _refuse(request: web.Request) -> web.HTTPException:
     )
 
 
-async def authenticate(request: web.Request) -> Principal:
-    """The caller's key (401 without a valid one) within its rate (429)."""
+async def authenticate(request: web.Request, *, rate_limited: bool = True) -> Principal:
+    """The caller's key (401 without a valid one) within its rate (429).
+
+    `rate_limited=False` (the `/v1` routes under `IVR_API_AUTH=required`) skips the per-key
+    admin budget; failed keys still count against the per-address one."""
     token = _bearer(request)
     key = await request.app[ADMIN].keys.check(token) if token else None
     if key is None:
         raise await _refuse(request)
-    await check_rate(request, key)
+    if rate_limited:
+        await check_rate(request, key)
     return Principal(key_id=key.id, kind=key.kind, tenant=key.tenant)
 
 
-async def authorize(request: web.Request, tenant: str | None) -> Principal:
-    """The caller, if allowed to act on `tenant` (None: an admin-only route); else 401/403.
-
-    A refusal of a valid key is written to the audit log."""
-    principal = await authenticate(request)
+async def check_scope(request: web.Request, principal: Principal, tenant: str | None) -> Principal:
+    """`principal` if it may act on `tenant` (None: admin keys only); else an audited 403."""
     allowed = principal.may_act_on(tenant) if tenant is not None else principal.is_admin
     if allowed:
         return principal
@@ -115,3 +116,13 @@ async def authorize(request: web.Request, tenant: str | None) -> Principal:
     raise Forbidden(
         f"this key belongs to tenant {principal.tenant!r} and may not act on another tenant"
     )
+
+
+async def authorize(
+    request: web.Request, tenant: str | None, *, rate_limited: bool = True
+) -> Principal:
+    """The caller, if allowed to act on `tenant` (None: an admin-only route); else 401/403.
+
+    A refusal of a valid key is written to the audit log."""
+    principal = await authenticate(request, rate_limited=rate_limited)
+    return await check_scope(request, principal, tenant)

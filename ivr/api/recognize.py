@@ -4,6 +4,7 @@ The body is a file (`audio/wav`, `audio/flac`, or anything else soundfile reads)
 audio: `audio/pcmu`, `audio/pcma` or `audio/l16` (16-bit little-endian; `;endianness=big` for
 RFC 2586 senders) with a `rate` parameter (default 8000). Query parameters: `tenant`, and
 `hotword=PHRASE[:BOOST]` as often as needed. Bodies over `IVR_MAX_BODY_BYTES` get 413.
+With `IVR_API_AUTH=required` the request needs an API key that may act on `tenant`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy.typing as npt
 from aiohttp import web
 from aiohttp.helpers import parse_mimetype
 
+from ivr.admin.apiauth import api_authorize
 from ivr.api.hotwords import hotwords_from_strings, resolve_hotwords
 from ivr.api.results import transcript_json
 from ivr.api.service import RECOGNIZER
@@ -60,6 +62,7 @@ def _decode_body(
 
 @routes.post("/v1/recognize")
 async def recognize(request: web.Request) -> web.Response:
+    await api_authorize(request, request.query.get("tenant") or None)
     content_type = request.content_type.lower()
     if content_type not in RAW_TYPES and content_type not in FILE_TYPES:
         raise UnsupportedMediaType(

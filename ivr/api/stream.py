@@ -6,6 +6,9 @@ Protocol: first a JSON text message `{"type": "config", "encoding": "l16"|"pcmu"
 then binary audio frames. The server sends `speech_started`, `partial`, `final` and `no_input`
 events; a text `{"type": "end"}` flushes the last utterance and closes. Any error is sent as
 `{"type": "error", "message": ...}` and closes that socket only.
+
+With `IVR_API_AUTH=required` the upgrade request needs `Authorization: Bearer ivrk_...` (401
+before the upgrade), and a config naming a tenant the key may not act on gets an error and close.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Literal
 from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ivr.admin.apiauth import api_key, api_scope
+from ivr.admin.errors import Forbidden
 from ivr.api.hotwords import hotword_from_fields, resolve_hotwords
 from ivr.api.results import event_json
 from ivr.api.service import RECOGNIZER
@@ -135,7 +140,7 @@ async def _fail(ws: web.WebSocketResponse, exc: Exception) -> None:
     code = WSCloseCode.INTERNAL_ERROR
     if isinstance(exc, AudioFormatError):
         code = WSCloseCode.UNSUPPORTED_DATA
-    elif isinstance(exc, ProtocolError | HotwordFormatError):
+    elif isinstance(exc, ProtocolError | HotwordFormatError | Forbidden):
         code = WSCloseCode.POLICY_VIOLATION
     if not ws.closed:
         try:
@@ -150,6 +155,7 @@ async def stream_socket(request: web.Request) -> web.StreamResponse:
     app = request.app
     readiness = app[READINESS]
     service = app[RECOGNIZER]
+    principal = await api_key(request)  # 401 before the upgrade
     if readiness.draining:
         raise OverloadedError("this replica is shutting down: connect to another one")
     limit = app[SETTINGS].max_streams
@@ -163,10 +169,11 @@ async def stream_socket(request: web.Request) -> web.StreamResponse:
     try:
         async with readiness.activity():
             config = await _read_config(ws)
+            await api_scope(request, principal, config.tenant)
             with bind(call_id=config.call_id, tenant=config.tenant):
                 stream = await _open(request, config)
                 await _serve(ws, stream)
-    except (RecognizerError, ValueError) as exc:
+    except (RecognizerError, ValueError, Forbidden) as exc:
         await _fail(ws, exc)
     except (ConnectionError, asyncio.CancelledError):
         raise
