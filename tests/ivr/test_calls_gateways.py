@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr.gateways.callers import AudioSocketCaller, JambonzCaller, TwilioCaller
 from ivr.gateways.simulator import Step, run_script
+from ivr.store import STORE
 
 __all__ = ["gateway_app"]
 StartApp = Callable[..., Any]
@@ -98,3 +100,46 @@ async def test_the_number_map_routes_a_number_to_its_flow_and_keys_are_collected
     await run_script(unmapped, [Step("press", "2")])
     record = await gateway.record(unmapped.call_id)
     assert (record["tenant"], record["flow"]) == ("default", "menu")
+
+
+async def test_redis_holds_no_plaintext_caller_data_after_a_full_twilio_call(
+    gateway_app: StartApp, tmp_path: Path
+) -> None:
+    """Issue #11's scan: after a whole call over Twilio's protocol (number, PIN by keypad),
+    no key or value in Redis contains the caller's number or the digits they pressed."""
+    numbers = tmp_path / "numbers.yaml"
+    numbers.write_text('tenants: {bank: {}}\nnumbers: {"+15559990000": {tenant: bank, flow: pin}}')
+    key = "k1:" + base64.b64encode(bytes(range(32))).decode()
+    gateway: GatewayApp = await gateway_app(
+        number_map_file=numbers, log_transcripts=False, data_keys=key
+    )
+    caller = TwilioCaller(
+        gateway.url,
+        TOKEN,
+        caller="+15557654321",
+        called="+15559990000",
+        sign=RequestValidator(TOKEN).compute_signature,
+    )
+    await run_script(caller, [Step("press", "9182")])
+    record = await gateway.record(caller.call_id)
+    assert record["disposition"] == "completed"
+    outcome = await gateway.outcome(caller.call_id)
+    assert outcome.flow == "pin" and outcome.turns >= 1
+    redis = gateway.app[STORE].redis
+    dump = b""
+    async for name in redis.scan_iter(count=500):
+        dump += name + b"\n"
+        kind = await redis.type(name)
+        if kind == b"string":
+            dump += await redis.get(name) or b""
+        elif kind == b"hash":
+            for field, value in (await redis.hgetall(name)).items():
+                dump += field + b"=" + value + b"\n"
+        elif kind == b"list":
+            dump += b"\n".join(await redis.lrange(name, 0, -1))
+        elif kind in (b"set", b"zset"):
+            members = await (redis.smembers(name) if kind == b"set" else redis.zrange(name, 0, -1))
+            dump += b"\n".join(members)
+    assert caller.call_id.encode() in dump  # the scan did see this call's records
+    for secret in (b"9182", b"5557654321", b"7654321"):
+        assert secret not in dump, secret
