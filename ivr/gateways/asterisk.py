@@ -20,7 +20,11 @@ from dataclasses import replace
 
 from aiohttp import web
 
+from dialogs.context import as_bytes
+from dialogs.errors import SealingError
+from dialogs.sealing import Sealer
 from ivr.calls import CallInfo, call_record
+from ivr.flows import DIALOGS
 from ivr.gateways import audiosocket
 from ivr.gateways.admission import ADMISSION
 from ivr.gateways.services import call_services
@@ -114,8 +118,7 @@ class AudioSocketServer:
         frames = _frames(reader)
         start, first = await _start(frames)
         redis = self.app[STORE].redis
-        registered = await redis.get(REGISTRATION_PREFIX + start.call_id)
-        details = json.loads(registered) if registered else {}
+        details = await _registration(self.app, start.call_id)
         route = self.app[NUMBERS].route(str(details.get("called", "")))
 
         async def send(command: Command) -> None:
@@ -193,10 +196,35 @@ async def register(request: web.Request) -> web.Response:
     else:
         fields = dict(await request.post())
     details = {k: str(fields.get(k, ""))[:64] for k in ("called", "caller")}
-    await request.app[STORE].redis.set(
-        REGISTRATION_PREFIX + call_id, json.dumps(details), ex=REGISTRATION_TTL_S
-    )
+    sealer = _sealer(request.app)
+    if sealer is None:
+        raise web.HTTPServiceUnavailable(reason="the dialog service is not running")
+    key = REGISTRATION_PREFIX + call_id
+    # The caller's number is callers' data: sealed like the dialog context (issue #11).
+    sealed = sealer.seal(json.dumps(details).encode(), key.encode())
+    await request.app[STORE].redis.set(key, sealed, ex=REGISTRATION_TTL_S)
     return web.json_response({"call_id": call_id, **details})
+
+
+def _sealer(app: web.Application) -> Sealer | None:
+    """The dialog service's sealer, so every replica opens what another one wrote."""
+    dialogs = app.get(DIALOGS)
+    return None if dialogs is None else dialogs.store.sealer
+
+
+async def _registration(app: web.Application, call_id: str) -> dict[str, str]:
+    """What `POST /asterisk/calls/{uuid}` said about this call, or nothing."""
+    key = REGISTRATION_PREFIX + call_id
+    raw = await app[STORE].redis.get(key)
+    sealer = _sealer(app)
+    if raw is None or sealer is None:
+        return {}
+    try:
+        found = json.loads(sealer.open(as_bytes(raw), key.encode()))
+    except (SealingError, ValueError) as exc:
+        log.warning("ignoring the registration of call %s: %s", call_id, exc)
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
 @routes.get("/asterisk/calls/{call_id}/outcome")

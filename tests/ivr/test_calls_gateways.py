@@ -143,3 +143,23 @@ async def test_redis_holds_no_plaintext_caller_data_after_a_full_twilio_call(
     assert caller.call_id.encode() in dump  # the scan did see this call's records
     for secret in (b"9182", b"5557654321", b"7654321"):
         assert secret not in dump, secret
+
+
+async def test_asterisk_registration_routes_the_call_and_is_stored_sealed(
+    gateway_app: StartApp, tmp_path: Path
+) -> None:
+    numbers = tmp_path / "numbers.yaml"
+    numbers.write_text('tenants: {bank: {}}\nnumbers: {"+15559990000": {tenant: bank, flow: pin}}')
+    gateway: GatewayApp = await gateway_app(number_map_file=numbers)
+    caller = AudioSocketCaller("127.0.0.1", gateway.audiosocket_port, gateway.url)
+    response = await gateway.client.post(
+        f"/asterisk/calls/{caller.call_id}",
+        json={"called": "+15559990000", "caller": "+15557654321"},
+    )
+    assert response.status == 200
+    stored = await gateway.app[STORE].redis.get(f"ivr:asterisk:{caller.call_id}")
+    assert isinstance(stored, bytes) and stored.startswith(b"ivr1:")
+    assert b"5557654321" not in stored and b"5559990000" not in stored
+    await run_script(caller, [Step("press", "42#")])
+    record = await gateway.record(caller.call_id)
+    assert (record["tenant"], record["flow"]) == ("bank", "pin")
