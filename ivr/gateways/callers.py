@@ -125,7 +125,28 @@ class Caller:
                 await self._receiver
 
 
-class TwilioCaller(Caller):
+class WebSocketCaller(Caller):
+    """A caller whose audio goes over a WebSocket (Twilio, jambonz): the session, the socket
+    and the task echoing marks, and closing all three."""
+
+    def __init__(self, session: aiohttp.ClientSession | None) -> None:
+        super().__init__()
+        self._own_session = session is None
+        self.session = session or aiohttp.ClientSession()
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self._echo: asyncio.Task[None] | None = None
+
+    async def close(self) -> None:
+        if self._echo is not None:
+            self._echo.cancel()
+        if self.ws is not None:
+            await self.ws.close()
+        await super().close()
+        if self._own_session:
+            await self.session.close()
+
+
+class TwilioCaller(WebSocketCaller):
     """Twilio: `POST /twilio/voice` signed with the auth token, then the Media Stream."""
 
     def __init__(
@@ -139,7 +160,7 @@ class TwilioCaller(Caller):
         session: aiohttp.ClientSession | None = None,
         sign: Callable[[str, dict[str, str]], str] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(session)
         self.base_url = base_url.rstrip("/")
         self.public_url = (public_url or self.base_url).rstrip("/")
         self.token = auth_token
@@ -147,11 +168,7 @@ class TwilioCaller(Caller):
         self.caller, self.called = caller, called
         self.call_id = "CA" + uuid.uuid4().hex
         self.stream_sid = "MZ" + uuid.uuid4().hex
-        self._own_session = session is None
-        self.session = session or aiohttp.ClientSession()
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.twiml = ""
-        self._echo: asyncio.Task[None] | None = None
 
     async def _post_signed(self, path: str, params: dict[str, str]) -> tuple[int, str]:
         signature = self.sign(self.public_url + path, params)
@@ -250,17 +267,8 @@ class TwilioCaller(Caller):
         self.outcome = {"status": status, "twiml": body, "transfer_target": target}
         return self.outcome
 
-    async def close(self) -> None:
-        if self._echo is not None:
-            self._echo.cancel()
-        if self.ws is not None:
-            await self.ws.close()
-        await super().close()
-        if self._own_session:
-            await self.session.close()
 
-
-class JambonzCaller(Caller):
+class JambonzCaller(WebSocketCaller):
     """jambonz `listen` (or mod_audio_fork with `subprotocol="audio.drachtio.org"`)."""
 
     def __init__(
@@ -274,17 +282,13 @@ class JambonzCaller(Caller):
         called: str = "+15552223333",
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(session)
         self.base_url = base_url.rstrip("/")
         self.rate = rate
         self.playback = playback
         self.subprotocol = subprotocol
         self.caller, self.called = caller, called
         self.call_id = str(uuid.uuid4())
-        self._own_session = session is None
-        self.session = session or aiohttp.ClientSession()
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
-        self._echo: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         url = (
@@ -353,15 +357,6 @@ class JambonzCaller(Caller):
             target = dest.get("number") or dest.get("sipUri")
         self.outcome = {"verbs": verbs, "transfer_target": target}
         return self.outcome
-
-    async def close(self) -> None:
-        if self._echo is not None:
-            self._echo.cancel()
-        if self.ws is not None:
-            await self.ws.close()
-        await super().close()
-        if self._own_session:
-            await self.session.close()
 
 
 class AudioSocketCaller(Caller):
