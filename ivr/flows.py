@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 from collections.abc import AsyncIterator, Coroutine
@@ -21,7 +20,7 @@ from typing import Any, TypeVar
 import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from dialogs.actions import Turn
 from dialogs.context import ContextStore
@@ -31,6 +30,7 @@ from dialogs.service import Audit, DialogMetrics, DialogService, new_call_id
 from dialogs.wire import EventBody, FinishBody, StartBody, mask_turn, turn_json
 from ivr.admin.apiauth import api_key, api_scope
 from ivr.admin.audit import AuditLog
+from ivr.admin.bodies import validate
 from ivr.health import READINESS
 from ivr.metrics import METRICS
 from ivr.settings import SETTINGS
@@ -130,17 +130,9 @@ async def _body(request: web.Request, model: type[T]) -> T:
         data: Any = await request.json() if request.can_read_body else {}
     except ValueError:
         raise web.HTTPBadRequest(reason="body is not JSON") from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        # The field name comes from the caller: it goes in the JSON body, never in the status
-        # line (a CR or LF there would break the response).
-        body = {"error": f"{where}: {first['msg']}", "status": 422, "field": where}
-        raise web.HTTPUnprocessableEntity(
-            text=json.dumps(body), content_type="application/json"
-        ) from None
+    # The admin API's validator: a 422 naming the failing field in the JSON body (never in
+    # the status line, where a CR or LF from the caller would break the response).
+    return validate(model, data)
 
 
 def _turn_answer(call_id: str, turn: Turn, secrets: list[str]) -> dict[str, Any]:
