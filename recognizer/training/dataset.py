@@ -33,11 +33,13 @@ def encode_text(text: str) -> list[int]:
 
 @dataclass(frozen=True)
 class Example:
-    """One cached clip: lower-encoder output (T, 512) fp16, transcript and its domain."""
+    """One cached clip: lower-encoder output (T, 512) fp16, transcript and its domain, and the
+    log-mel features (80, 2T) fp16 it came from (for models trained from the features)."""
 
     hidden: torch.Tensor
     text: str
     domain: str
+    mel: torch.Tensor | None = None
 
 
 def read_manifest(path: Path) -> list[dict[str, Any]]:
@@ -75,6 +77,7 @@ def _encode_shard(
     rng = np.random.default_rng(seed)
     config = ChannelConfig()
     hidden: list[torch.Tensor] = []
+    mels: list[torch.Tensor] = []
     texts: list[str] = []
     domains: list[str] = []
     lines: list[str] = []
@@ -90,11 +93,12 @@ def _encode_shard(
             lines.append(json.dumps(entry) + "\n")
             line, _ = sf.read(out, dtype="float32")
         feats = torch.from_numpy(log_mel(to_model_rate(line, LINE_RATE)))[None]
+        mels.append(feats[0].half())
         with torch.no_grad():
             hidden.append(model.lower(feats)[0].half())
         texts.append(record["text"])
         domains.append(record["domain"])
-    return {"hidden": hidden, "text": texts, "domain": domains, "lines": lines}
+    return {"hidden": hidden, "mel": mels, "text": texts, "domain": domains, "lines": lines}
 
 
 def load_examples(cache_dir: Path, split: str) -> list[Example]:
@@ -102,8 +106,11 @@ def load_examples(cache_dir: Path, split: str) -> list[Example]:
     examples: list[Example] = []
     for shard in sorted(cache_dir.glob(f"{split}-*.pt")):
         payload = torch.load(shard, weights_only=True)
-        for h, t, d in zip(payload["hidden"], payload["text"], payload["domain"], strict=True):
-            examples.append(Example(hidden=h, text=t, domain=d))
+        mels = payload.get("mel") or [None] * len(payload["hidden"])
+        for h, t, d, m in zip(
+            payload["hidden"], payload["text"], payload["domain"], mels, strict=True
+        ):
+            examples.append(Example(hidden=h, text=t, domain=d, mel=m))
     return examples
 
 
