@@ -7,6 +7,7 @@ festival don_diphone, espeak-ng en-gb-scotland), through an 8 kHz mu-law telepho
 Every utterance is decoded with the whole list boosted, as a tenant's list would be.
 
     python -m bench.hotwords [--boost 10] [--voices flite:awb,mbrola:mb-us3]
+    python -m bench.hotwords --names calibration   # other names, training voices
 
 Targets (issue #6): recall >= 90 % with boosts; false insertions <= 1 % of utterances.
 """
@@ -51,6 +52,25 @@ NAMES = [
     "orbion plus",
     "kestrel freight",
 ]
+#: Other names, spoken by training voices, to calibrate the hot-phrase second pass without
+#: touching the benchmark's names and held-out voices (`--names calibration`).
+CALIBRATION_NAMES = [
+    "valtrix",
+    "sonderberg",
+    "halvorsen group",
+    "quillon tech",
+    "marisol ortega",
+    "zentrope",
+    "duvall insurance",
+    "amberlight",
+    "corvanta",
+    "pinnacle ridge",
+    "oberlin",
+    "trivella",
+]
+CALIBRATION_VOICES = (
+    "flite:slt,flite:rms,pico:en-US,mbrola:mb-us1,festival:kal_diphone,espeak:en-us"
+)
 TEMPLATES = [
     "i would like to speak to someone about {}",
     "my question is about {} please",
@@ -109,17 +129,17 @@ def contains(text: str, phrase: str) -> bool:
     return f" {phrase} " in f" {text} "
 
 
-async def run(boost: float, voices: list[str], show: bool) -> None:
+async def run(boost: float, voices: list[str], names: list[str], show: bool) -> None:
     settings = load_settings()
     recognizer = await Recognizer.open(settings.model_dir, recognizer_options(settings))
-    hotwords = tuple(Hotword(name, boost) for name in NAMES)
+    hotwords = tuple(Hotword(name, boost) for name in names)
     hits = {"none": 0, "boost": 0}
     total = inserted = plain_total = 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         try:
             for v, voice in enumerate(voices):
-                for i, name in enumerate(NAMES):
+                for i, name in enumerate(names):
                     text = TEMPLATES[(i + v) % len(TEMPLATES)].format(name)
                     audio = synthesize(text, voice, folder / "x.wav")
                     plain = await recognizer.transcribe(audio)
@@ -133,7 +153,7 @@ async def run(boost: float, voices: list[str], show: bool) -> None:
                     audio = synthesize(text, voice, folder / "x.wav")
                     boosted = await recognizer.transcribe(audio, hotwords=hotwords)
                     plain_total += 1
-                    wrong = [n for n in NAMES if contains(boosted.text, n)]
+                    wrong = [n for n in names if contains(boosted.text, n)]
                     inserted += bool(wrong)
                     if show and wrong:
                         print(f"[{voice}] insertion: {text!r} -> {boosted.text!r}")
@@ -159,13 +179,21 @@ async def run(boost: float, voices: list[str], show: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--boost", type=float, default=10.0)
-    parser.add_argument("--voices", default=DEFAULT_VOICES)
+    parser.add_argument("--voices", default=None, help=f"default: {DEFAULT_VOICES}")
+    parser.add_argument(
+        "--names",
+        choices=["bench", "calibration"],
+        default="bench",
+        help="calibration: other names, spoken by training voices unless --voices is given",
+    )
     parser.add_argument("--show", action="store_true", help="print every transcript")
     args = parser.parse_args()
     for tool in ("flite", "espeak-ng", "pico2wave", "text2wave"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed to synthesize the test sentences")
-    asyncio.run(run(args.boost, args.voices.split(","), args.show))
+    names = NAMES if args.names == "bench" else CALIBRATION_NAMES
+    voices = args.voices or (DEFAULT_VOICES if args.names == "bench" else CALIBRATION_VOICES)
+    asyncio.run(run(args.boost, voices.split(","), names, args.show))
 
 
 if __name__ == "__main__":

@@ -76,7 +76,12 @@ class Settings(BaseSettings):
         1024**3, ge=64 * 1024**2, description="Cap on ONNX Runtime's CUDA memory arena."
     )
     intra_op_threads: int = Field(2, ge=1, description="ONNX Runtime/torch threads per forward.")
-    decode_workers: int = Field(2, ge=1, description="Threads running the CTC beam search.")
+    decode_workers: int = Field(
+        2, ge=1, description="Threads computing features (and the beam search without processes)."
+    )
+    decode_processes: int = Field(
+        1, ge=0, le=64, description="Worker processes running the CTC beam search; 0 = threads."
+    )
     beam_width: int = Field(24, ge=1, le=512, description="CTC beam width.")
     batch_max_size: int = Field(16, ge=1, description="Largest batch of audio chunks per forward.")
     batch_max_wait_ms: float = Field(8.0, ge=0, description="Longest wait to fill a batch.")

@@ -1,15 +1,20 @@
-"""Second pass for hot phrases: respell a stretch of the hypothesis that sounds like one.
+"""Second pass for hot phrases: find each one in the audio itself (CTC keyword spotting) and
+respell the stretch of the hypothesis where the audio says it.
 
 The beam search only spells letters the model found plausible frame by frame, so a name the
-model half-hears ("castrol" for "kestrel") can fall out of the beam however large its boost.
-Here every short run of decoded words whose letters resemble a hot phrase is checked against
-the audio: the CTC log-likelihood of the phrase over the run's frames, plus the phrase's boost
-for each word the run lacks, must beat the likelihood of what was decoded there. Acoustics
-that clearly say something else ("premier league") keep their words.
+model half-hears ("castrol" for "kestrel") falls out of the beam however large its boost. Here
+every hot phrase is aligned against every stretch of the utterance at once: a Viterbi search
+with free start and end over the log-probabilities *relative to the best label of each frame*,
+so a phrase's cost is how much less likely it is than the model's own best reading of the frames
+it covers (0 when the model spelled exactly the phrase). A phrase whose cost per letter is
+within an allowance that grows with its boost replaces the words it covers when their letters
+resemble it; acoustics that say something else ("premier league" against "premier card") keep
+their words.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -17,19 +22,25 @@ from difflib import SequenceMatcher
 import numpy as np
 import numpy.typing as npt
 
-from recognizer.phrases import BOOST_SCALE, Hotword
+from recognizer.phrases import Hotword
 
 FloatArray = npt.NDArray[np.float32]
-#: Letters of a run and of a phrase must be this similar (difflib ratio) to be compared.
-MIN_SIMILARITY = 0.6
-#: The second pass weighs a phrase's boost this much more than the beam search does: it only
-#: ever compares the phrase with what the audio already resembles (tuned with bench/hotwords.py).
-RESPELL_BOOST = 2.0
-#: Cost of each decoded word the phrase would swallow beyond its own word count ("to safely" ->
-#: "tessaly" must be worth losing a word the language model liked).
-SWALLOW_PENALTY = 8.0
-#: Frames added on each side of a run, so an alignment may start or end a little apart.
-MARGIN_FRAMES = 2
+#: Allowed cost (nats below the best path) per letter of a phrase: it grows with the boost and
+#: saturates, ALLOWANCE_MAX * (1 - exp(-ALLOWANCE_RATE * boost)): about 1.1 at boost 2, 3.0 at
+#: 10, 3.5 at 20. Past about 3.5 nats per letter impostors pass as often as real names. Calibrated
+#: with `python -m bench.hotwords --names calibration` (training voices, names the benchmark does
+#: not use): at most 1 % false insertions at boost 10.
+ALLOWANCE_MAX = 3.6
+ALLOWANCE_RATE = 0.18
+#: Cost of each decoded word the phrase would swallow beyond its own word count: a phrase must
+#: be worth losing a word that the language model liked.
+SWALLOW_PENALTY = 4.0
+#: The decoded words a phrase replaces must resemble its words this much (difflib ratio of the
+#: letters that differ): cheap letters alone do not turn "premier league" into "premier card".
+MIN_SIMILARITY = 0.5
+#: A decoded word belongs to a match when at least this share of its frames lies inside it.
+COVER_SHARE = 0.5
+_NEG = -1.0e30
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,16 @@ class Span:
     word: str
     start: int
     end: int
+
+
+@dataclass(frozen=True)
+class Match:
+    """The best place of a phrase: frames [start, end) and its cost in nats (>= 0)."""
+
+    phrase: int
+    start: int
+    end: int
+    cost: float
 
 
 def ctc_log_likelihood(log_probs: FloatArray, labels: Sequence[int]) -> float:
@@ -66,76 +87,136 @@ def ctc_log_likelihood(log_probs: FloatArray, labels: Sequence[int]) -> float:
     return float(np.logaddexp(alpha[-1], alpha[-2]) if states > 1 else alpha[-1])
 
 
+class PhraseSpotter:
+    """All phrases searched together: one Viterbi pass over (phrases, states) arrays."""
+
+    def __init__(self, phrases: Sequence[Sequence[int]]) -> None:
+        width = max((2 * len(p) + 1 for p in phrases), default=1)
+        count = len(phrases)
+        self.ext = np.zeros((count, width), dtype=np.int64)
+        self.valid = np.zeros((count, width), dtype=bool)
+        self.skip = np.zeros((count, width), dtype=bool)
+        self.last = np.zeros(count, dtype=np.int64)
+        for i, labels in enumerate(phrases):
+            ext = [0]
+            for label in labels:
+                ext += [label, 0]
+            size = len(ext)
+            self.ext[i, :size] = ext
+            self.valid[i, :size] = True
+            arr = np.array(ext)
+            self.skip[i, 2:size] = (arr[2:] != 0) & (arr[2:] != arr[:-2])
+            self.last[i] = size - 2  # the state of the phrase's last letter
+
+    def search(self, log_probs: FloatArray) -> list[Match]:
+        """The cheapest place of every phrase (none when the utterance is too short)."""
+        count, width = self.ext.shape
+        frames = len(log_probs)
+        if count == 0 or frames == 0:
+            return []
+        relative = log_probs - log_probs.max(axis=1, keepdims=True)
+        emit = np.where(self.valid[None], relative[:, self.ext], _NEG)
+        alpha = np.full((count, width), _NEG)
+        begin = np.zeros((count, width), dtype=np.int64)
+        fresh = np.full((count, width), _NEG)
+        fresh[:, 1] = 0.0  # a match starts on its first letter
+        best = np.full(count, _NEG)
+        best_start = np.zeros(count, dtype=np.int64)
+        best_end = np.zeros(count, dtype=np.int64)
+        rows = np.arange(count)
+        for t in range(frames):
+            shift1 = np.full_like(alpha, _NEG)
+            shift1[:, 1:] = alpha[:, :-1]
+            shift2 = np.full_like(alpha, _NEG)
+            shift2[:, 2:] = np.where(self.skip[:, 2:], alpha[:, :-2], _NEG)
+            begin1 = np.zeros_like(begin)
+            begin1[:, 1:] = begin[:, :-1]
+            begin2 = np.zeros_like(begin)
+            begin2[:, 2:] = begin[:, :-2]
+            choices = np.stack([alpha, shift1, shift2, fresh])
+            pick = choices.argmax(axis=0)
+            alpha = np.take_along_axis(choices, pick[None], axis=0)[0] + emit[t]
+            begin = np.choose(pick, [begin, begin1, begin2, np.full_like(begin, t)])
+            ending = alpha[rows, self.last]
+            better = ending >= best  # on a tie, the later end covers the whole letter
+            best = np.where(better, ending, best)
+            best_start = np.where(better, begin[rows, self.last], best_start)
+            best_end = np.where(better, t + 1, best_end)
+        return [
+            Match(i, int(best_start[i]), int(best_end[i]), float(-best[i]))
+            for i in range(count)
+            if best[i] > _NEG / 2
+        ]
+
+
 class Respeller:
     """Built once per hot-word set (with its decoder); `apply` is pure and thread-safe."""
 
     def __init__(self, hotwords: Sequence[Hotword], label_index: dict[str, int]) -> None:
-        self._index = label_index
         self.phrases = [
-            (h.phrase.split(), h.boost * BOOST_SCALE * RESPELL_BOOST)
+            (h.phrase.split(), h.boost)
             for h in hotwords
             if h.boost > 0 and all(c in label_index for c in h.phrase)
         ]
+        self._spotter = PhraseSpotter(
+            [[label_index[c] for c in " ".join(words)] for words, _ in self.phrases]
+        )
 
-    def _encode(self, words: Sequence[str]) -> list[int]:
-        return [self._index[c] for c in " ".join(words)]
+    def allowance(self, index: int, decoded: Sequence[str] = ()) -> float:
+        """What the phrase may cost: only the letters of its words not decoded already earn
+        it, so the words the model got right do not pay for a word the audio lacks."""
+        words, boost = self.phrases[index]
+        per_letter = ALLOWANCE_MAX * (1.0 - math.exp(-ALLOWANCE_RATE * boost))
+        return per_letter * sum(len(w) for w in words if w not in decoded)
 
     def apply(self, spans: list[Span], log_probs: FloatArray) -> list[Span]:
-        """The spans with each stretch that the audio lets be a hot phrase respelled."""
-        for words, weight in self.phrases:
-            spans = self._respell(spans, log_probs, words, weight)
-        return spans
-
-    def _respell(
-        self, spans: list[Span], log_probs: FloatArray, words: list[str], weight: float
-    ) -> list[Span]:
-        letters = "".join(words)
-        i = 0
-        while i < len(spans):
-            best: tuple[float, int] | None = None
-            for size in range(1, len(words) + 2):
-                run = spans[i : i + size]
-                if len(run) < size or [s.word for s in run] == words:
-                    break
-                gain = self._gain(run, log_probs, words, letters, weight)
-                if gain is not None and gain > 0 and (best is None or gain > best[0]):
-                    best = (gain, size)
-            if best is None:
-                i += 1
+        """The spans with each stretch where the audio allows a hot phrase respelled as it."""
+        matches = self._spotter.search(log_probs)
+        taken: list[tuple[int, int]] = []
+        for match in sorted(matches, key=lambda m: m.cost - self.allowance(m.phrase)):
+            words = self.phrases[match.phrase][0]
+            covered = [i for i, s in enumerate(spans) if _covers(match, s)]
+            lo = min([match.start] + [spans[i].start for i in covered])
+            hi = max([match.end] + [spans[i].end for i in covered])
+            if any(lo < end and start < hi for start, end in taken):
                 continue
-            run = spans[i : i + best[1]]
-            spans = spans[:i] + self._split(words, run[0].start, run[-1].end) + spans[i + best[1] :]
-            i += len(words)
+            if [spans[i].word for i in covered] == words:
+                taken.append((lo, hi))
+                continue
+            decoded = [spans[i].word for i in covered]
+            if not _resembles(decoded, words):
+                continue
+            swallowed = max(0, len(covered) - len(words))
+            if match.cost + SWALLOW_PENALTY * swallowed > self.allowance(match.phrase, decoded):
+                continue
+            taken.append((lo, hi))
+            if covered:
+                first, after = covered[0], covered[-1] + 1
+            else:
+                first = after = sum(1 for s in spans if s.end <= match.start)
+            spans = spans[:first] + _split(words, lo, hi) + spans[after:]
         return spans
 
-    def _gain(
-        self,
-        run: list[Span],
-        log_probs: FloatArray,
-        words: list[str],
-        letters: str,
-        weight: float,
-    ) -> float | None:
-        decoded = [s.word for s in run]
-        if SequenceMatcher(None, "".join(decoded), letters).ratio() < MIN_SIMILARITY:
-            return None
-        lo = max(0, run[0].start - MARGIN_FRAMES)
-        hi = min(len(log_probs), run[-1].end + MARGIN_FRAMES)
-        frames = log_probs[lo:hi]
-        phrase_ll = ctc_log_likelihood(frames, self._encode(words))
-        decoded_ll = ctc_log_likelihood(frames, self._encode(decoded))
-        missing = sum(1 for w in words if w not in decoded)
-        swallowed = max(0, len(decoded) - len(words))
-        return phrase_ll + weight * missing - SWALLOW_PENALTY * swallowed - decoded_ll
 
-    @staticmethod
-    def _split(words: list[str], start: int, end: int) -> list[Span]:
-        """The phrase's words over the run's frames, shared by letter count."""
-        total = sum(len(w) for w in words)
-        spans = []
-        at = float(start)
-        for word in words:
-            width = (end - start) * len(word) / total
-            spans.append(Span(word, round(at), max(round(at + width), round(at) + 1)))
-            at += width
-        return spans
+def _resembles(decoded: list[str], words: list[str]) -> bool:
+    """Whether the decoded words that the phrase would change look like the words it brings."""
+    old = "".join(w for w in decoded if w not in words)
+    new = "".join(w for w in words if w not in decoded)
+    return not old or not new or SequenceMatcher(None, old, new).ratio() >= MIN_SIMILARITY
+
+
+def _covers(match: Match, span: Span) -> bool:
+    inside = min(match.end, span.end) - max(match.start, span.start)
+    return inside > 0 and inside >= COVER_SHARE * max(1, span.end - span.start)
+
+
+def _split(words: list[str], start: int, end: int) -> list[Span]:
+    """The phrase's words over the frames [start, end), shared by letter count."""
+    total = sum(len(w) for w in words)
+    spans = []
+    at = float(start)
+    for word in words:
+        width = (end - start) * len(word) / total
+        spans.append(Span(word, round(at), max(round(at + width), round(at) + 1)))
+        at += width
+    return spans

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from recognizer.audio import AudioFormat, resample_to_model_rate
 from recognizer.batching import Batcher, pad_to_bucket
+from recognizer.decodepool import DecodePool
 from recognizer.decoding import Decoder, Hypothesis, Word
 from recognizer.engines import Engine, EngineOptions, open_engine
 from recognizer.errors import AudioFormatError
@@ -38,6 +39,7 @@ class RecognizerOptions:
     engine: EngineOptions = field(default_factory=EngineOptions)
     beam_width: int = 24
     decode_workers: int = 2
+    decode_processes: int = 1
     batch_max_size: int = 16
     batch_max_wait_ms: float = 8.0
     endpointing: Endpointing = field(default_factory=Endpointing)
@@ -73,6 +75,7 @@ class Recognizer:
         options: RecognizerOptions,
         metrics: RecognizerMetrics,
         vad: SileroModel,
+        model_dir: Path,
     ) -> None:
         self.engine = engine
         self.vad = vad
@@ -80,7 +83,12 @@ class Recognizer:
         self.options = options
         self.metrics = metrics
         self._forward_pool = ThreadPoolExecutor(1, thread_name_prefix="forward")
-        self._decode_pool = ThreadPoolExecutor(options.decode_workers, thread_name_prefix="decode")
+        self._feature_pool = ThreadPoolExecutor(
+            options.decode_workers, thread_name_prefix="features"
+        )
+        self.decode_pool = DecodePool(
+            decoder, model_dir, options.decode_processes, options.decode_workers
+        )
         # On the CPU a batched forward costs the same per window as single ones (measured:
         # 27 ms per 3 s window at batch 1, 2, 4 and 8), so waiting for stragglers only adds
         # latency: batches form from what is already queued. On a GPU waiting pays.
@@ -107,20 +115,22 @@ class Recognizer:
         engine = await loop.run_in_executor(None, open_engine, model_dir, options.engine)
         decoder = await loop.run_in_executor(None, Decoder, model_dir, options.beam_width)
         vad = await loop.run_in_executor(None, SileroModel)
-        recognizer = cls(engine, decoder, options, RecognizerMetrics(registry), vad)
+        recognizer = cls(engine, decoder, options, RecognizerMetrics(registry), vad, model_dir)
         recognizer.batcher.start()
+        await recognizer.decode_pool.warm_up()
         return recognizer
 
     async def close(self) -> None:
         await self.batcher.close()
         self._forward_pool.shutdown(wait=True, cancel_futures=True)
-        self._decode_pool.shutdown(wait=True, cancel_futures=True)
+        self._feature_pool.shutdown(wait=True, cancel_futures=True)
+        await asyncio.get_running_loop().run_in_executor(None, self.decode_pool.close)
         self.decoder.close()
 
     async def log_probs(self, audio: FloatAudio, priority: int = 0) -> FloatAudio:
         """One window through features and the batched model; trimmed to its real frames."""
         loop = asyncio.get_running_loop()
-        features, frames = await loop.run_in_executor(self._decode_pool, features_for, audio)
+        features, frames = await loop.run_in_executor(self._feature_pool, features_for, audio)
         out = await self.batcher.submit(features, priority)
         valid = -(-frames * out.shape[0] // features.shape[1])
         return out[:valid]
@@ -129,10 +139,7 @@ class Recognizer:
         started = time.perf_counter()
         log_probs = await self.log_probs(audio)
         decode_started = time.perf_counter()
-        loop = asyncio.get_running_loop()
-        hypothesis = await loop.run_in_executor(
-            self._decode_pool, self.decoder.decode, log_probs, hotwords
-        )
+        hypothesis = await self.decode_pool.decode(log_probs, hotwords)
         done = time.perf_counter()
         self.metrics.decode.observe(done - decode_started)
         if len(audio):

@@ -31,6 +31,7 @@ def recognizer_options(settings: Settings) -> RecognizerOptions:
         ),
         beam_width=settings.beam_width,
         decode_workers=settings.decode_workers,
+        decode_processes=settings.decode_processes,
         batch_max_size=settings.batch_max_size,
         batch_max_wait_ms=settings.batch_max_wait_ms,
         endpointing=Endpointing(

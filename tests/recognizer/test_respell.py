@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from recognizer.phrases import Hotword
-from recognizer.respell import Respeller, Span, ctc_log_likelihood
+from recognizer.respell import PhraseSpotter, Respeller, Span, ctc_log_likelihood
 from tests.recognizer.test_decoding import LABELS, ambiguous, spell
 
 INDEX = {c: i for i, c in enumerate(LABELS) if i}
@@ -61,3 +61,48 @@ def test_words_unlike_the_phrase_are_never_compared() -> None:
     respeller = Respeller([Hotword("kestrel freight", 20)], INDEX)
     spans = _spans(log_probs, ["yes", "please"])
     assert respeller.apply(spans, log_probs) == spans
+
+
+def test_the_spotter_finds_where_a_spelled_phrase_lies_at_no_cost() -> None:
+    log_probs = spell("i", "want", "calloway")
+    spotter = PhraseSpotter([[INDEX[c] for c in "calloway"], [INDEX[c] for c in "want"]])
+    matches = {m.phrase: m for m in spotter.search(log_probs)}
+    # spell(): 3 blank frames, "i" (3), space + blank (2), "want" (12), space + blank, ...
+    assert matches[1].start == 8 and matches[1].end == 8 + 11
+    assert matches[1].cost == pytest.approx(0.0, abs=1e-3)
+    assert matches[0].start == 22 and matches[0].end == len(log_probs) - 4
+    assert matches[0].cost == pytest.approx(0.0, abs=1e-3)
+
+
+def test_the_cost_grows_with_the_letters_the_audio_disagrees_with() -> None:
+    one = spell("i", "want", ambiguous("calloway", "galloway", 0.3))
+    two = spell("i", "want", ambiguous("calloway", "gallowey", 0.3))
+    spotter = PhraseSpotter([[INDEX[c] for c in "calloway"]])
+    (first,) = spotter.search(one)
+    (second,) = spotter.search(two)
+    assert 0.5 < first.cost < second.cost
+
+
+def test_a_name_the_beam_dropped_is_put_back_where_the_audio_says_it() -> None:
+    log_probs = spell("i", "want", ambiguous("calloway", "galloway", 0.4))
+    respeller = Respeller([Hotword("calloway", 10)], INDEX)
+    spans = _spans(log_probs, ["i", "want"])
+    out = respeller.apply(spans, log_probs)
+    assert [s.word for s in out] == ["i", "want", "calloway"]
+    assert out[2].start >= spans[1].end
+
+
+def test_a_larger_boost_allows_a_more_doubtful_phrase() -> None:
+    log_probs = spell("i", "want", ambiguous("calloway", "gallowey", 0.2))
+    spans = _spans(log_probs, ["i", "want", "gallowey"])
+    weak = Respeller([Hotword("calloway", 1)], INDEX).apply(spans, log_probs)
+    strong = Respeller([Hotword("calloway", 20)], INDEX).apply(spans, log_probs)
+    assert [s.word for s in weak] == ["i", "want", "gallowey"]
+    assert [s.word for s in strong] == ["i", "want", "calloway"]
+
+
+def test_of_two_phrases_for_one_stretch_the_likelier_wins() -> None:
+    log_probs = spell("i", "want", ambiguous("calloway", "galloway", 0.3))
+    respeller = Respeller([Hotword("calloway", 10), Hotword("galloway", 10)], INDEX)
+    out = respeller.apply(_spans(log_probs, ["i", "want", "calloway"]), log_probs)
+    assert [s.word for s in out] == ["i", "want", "galloway"]
