@@ -4,8 +4,8 @@ Each simulated caller sends 20 ms mu-law frames at real pace (starts staggered o
 seconds), saying a few synthesized utterances separated by silence. The end-of-speech-to-final
 latency of an utterance is the time from sending the frame at which the server's endpointer
 decided (`endpoint_s` in the final) to receiving the final; partial latency likewise from the
-partial's `time_s`. The server's CPU use comes from /proc: `N/core` divides by the cores this
-machine has, `N/used` by the cores the server actually used. Each load runs with dynamic
+partial's `time_s`. The server's CPU use (with its decode worker processes) comes from /proc:
+`N/core` divides by the cores this machine has, `N/used` by the cores the server actually used. Each load runs with dynamic
 batching and with batch size 1.
 
     python -m bench.capacity [--streams 10,20,40] [--seconds 20] [--modes dynamic,batch1]
@@ -117,8 +117,15 @@ async def caller(url: str, audio: bytes, delay: float, until: float, out: Result
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of the server and its decode worker processes (children, recursively)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = children.read_text().split() if children.exists() else []
+    return own + sum(cpu_seconds(int(kid)) for kid in kids)
 
 
 def free_port() -> int:

@@ -159,7 +159,7 @@ class RecognitionStream:
         self._position += len(audio)
         events: list[Event] = []
         events.extend(self._collect_partial())
-        for mark in self._endpointer.feed(audio):
+        for mark in await self._endpointer.feed_async(audio):
             events.extend(await self._on_mark(mark))
         self._speculate()
         if self.options.interim and self._speech_at is not None:

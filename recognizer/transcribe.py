@@ -27,7 +27,7 @@ from recognizer.features import HOP, MODEL_SAMPLE_RATE, log_mel
 from recognizer.metrics import RecognizerMetrics
 from recognizer.phrases import Hotword
 from recognizer.stream import Final, RecognitionStream, StreamOptions, drain
-from recognizer.vad import Endpointing, SileroDetector, SileroModel
+from recognizer.vad import Endpointing, SileroDetector, SileroModel, VadBatcher
 
 FloatAudio = npt.NDArray[np.float32]
 #: Partials are skipped while this many windows already wait for the model.
@@ -79,6 +79,7 @@ class Recognizer:
     ) -> None:
         self.engine = engine
         self.vad = vad
+        self.vad_batcher = VadBatcher(vad)
         self.decoder = decoder
         self.options = options
         self.metrics = metrics
@@ -122,6 +123,7 @@ class Recognizer:
 
     async def close(self) -> None:
         await self.batcher.close()
+        await self.vad_batcher.close()
         self._forward_pool.shutdown(wait=True, cancel_futures=True)
         self._feature_pool.shutdown(wait=True, cancel_futures=True)
         await asyncio.get_running_loop().run_in_executor(None, self.decode_pool.close)
@@ -176,7 +178,7 @@ class Recognizer:
         )
         return RecognitionStream(
             options,
-            SileroDetector(self.vad),
+            SileroDetector(self.vad, batcher=self.vad_batcher),
             self.recognize_final,
             self.recognize_partial,
             self.metrics.final_latency.observe,

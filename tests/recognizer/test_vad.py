@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from recognizer.vad import (
     FRAME_SAMPLES,
+    SILERO_CONTEXT,
+    SILERO_WINDOW,
     Endpointer,
     Endpointing,
     EnergyDetector,
@@ -17,6 +22,7 @@ from recognizer.vad import (
     SileroModel,
     SpeechStart,
     UtteranceEnd,
+    VadBatcher,
     WebrtcDetector,
 )
 from tests.recognizer.conftest import Speak
@@ -121,3 +127,58 @@ def test_silero_stays_quiet_on_line_noise() -> None:
     endpointer = Endpointer(Endpointing(no_input_ms=2000), SileroDetector(SileroModel()))
     marks = _run(endpointer, noise, 320)
     assert [type(m) for m in marks] == [NoInput]
+
+
+class _CountingSilero(SileroModel):
+    """The real Silero model, counting its runs and the windows in each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[int] = []
+
+    def probabilities(self, windows: np.ndarray, states: np.ndarray) -> tuple[Any, Any]:
+        self.runs.append(len(windows))
+        return super().probabilities(windows, states)
+
+
+async def test_streams_share_silero_runs_and_get_the_marks_they_get_alone(speak: Speak) -> None:
+    import soxr
+
+    from tests.recognizer.speech import TELEPHONE_RATE, with_silence
+
+    texts = ["i lost my card", "billing please", "yes", "four two seven one"]
+    audios = [
+        soxr.resample(with_silence(speak(t)), TELEPHONE_RATE, RATE).astype(np.float32)
+        for t in texts
+    ]
+    config = Endpointing(end_silence_ms=500)
+    alone = [_run(Endpointer(config, SileroDetector(SileroModel())), a, 320) for a in audios]
+
+    model = _CountingSilero()
+    batcher = VadBatcher(model, max_wait_ms=5.0)
+    endpointers = [Endpointer(config, SileroDetector(model, batcher=batcher)) for _ in audios]
+
+    async def run(endpointer: Endpointer, audio: np.ndarray) -> list[Mark]:
+        marks: list[Mark] = []
+        for i in range(0, len(audio), 320):
+            marks.extend(await endpointer.feed_async(audio[i : i + 320]))
+        return marks
+
+    together = await asyncio.gather(*(run(e, a) for e, a in zip(endpointers, audios, strict=True)))
+    await batcher.close()
+    assert together == alone
+    assert max(model.runs) > 1  # windows of several streams went through one run
+    assert len(model.runs) < sum(model.runs)
+
+
+async def test_a_failed_vad_run_fails_only_its_windows() -> None:
+    batcher = VadBatcher(SileroModel(), max_wait_ms=1.0)
+    state = np.zeros((2, 1, 128), dtype=np.float32)
+    good = np.zeros(SILERO_CONTEXT + SILERO_WINDOW, dtype=np.float32)
+    with pytest.raises(ValueError, match="same shape"):
+        await asyncio.gather(
+            batcher.probability(good, state), batcher.probability(good[:10], state)
+        )
+    probability, new_state = await batcher.probability(good, state)
+    assert 0.0 <= probability < 0.5 and new_state.shape == (2, 1, 128)
+    await batcher.close()
