@@ -1,13 +1,14 @@
 """The telephone channel: clean 16 kHz TTS -> what a caller sounds like -> 16 kHz model input.
 
 The model serves 8 kHz calls upsampled to 16 kHz, so every training clip goes down to 8 kHz,
-through room, noise, line band, codec and packet loss, and back up with the same resampler
+through room, noise, line band, codec (mu-law, A-law or GSM 06.10) and packet loss, and back up with the same resampler
 (``features.to_model_rate``) that serving uses.
 """
 
 from __future__ import annotations
 
 import glob
+import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,6 +151,15 @@ def _g711(audio: Audio, law: str) -> Audio:
     return _f32(np.sign(x) * inv)
 
 
+def _gsm(audio: Audio) -> Audio:
+    """GSM 06.10 full-rate round trip (libsndfile's codec, as mobile legs of a call sound)."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(audio, -1.0, 1.0), LINE_RATE, format="WAV", subtype="GSM610")
+    buffer.seek(0)
+    decoded, _ = sf.read(buffer, dtype="float32")
+    return _f32(decoded[: len(audio)])
+
+
 def _drop_packets(audio: Audio, rate: float, rng: np.random.Generator) -> Audio:
     out = audio.copy()
     for start in range(0, len(out), PACKET):
@@ -189,7 +199,8 @@ def telephone_8k(
     if rng.random() < config.clip_p:
         x = np.clip(x * rng.uniform(1.5, 4.0), -1.0, 1.0)
     if rng.random() < config.codec_p:
-        x = _g711(x, "mu" if rng.random() < 0.6 else "a")
+        codec = rng.random()
+        x = _g711(x, "mu" if codec < 0.5 else "a") if codec < 0.8 else _gsm(x)
     if rng.random() < config.drop_p:
         x = _drop_packets(x, rng.uniform(*config.drop_rate), rng)
     return x.astype(np.float32)

@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recognizer.features import MODEL_SAMPLE_RATE
-from recognizer.training.augment import ChannelConfig, NoiseBank, _g711, telephone
+from recognizer.training.augment import ChannelConfig, NoiseBank, _g711, _gsm, telephone
 
 
 def _tone_mix() -> npt.NDArray[np.float32]:
@@ -33,3 +33,14 @@ def test_g711_round_trip_is_close_for_both_laws() -> None:
         y = _g711(x, law)
         assert np.max(np.abs(y - x)) < 0.03
         assert np.all(np.sign(y[x != 0]) == np.sign(x[x != 0]))
+
+
+def test_gsm_round_trip_keeps_length_and_a_voice_band_tone_but_is_lossy() -> None:
+    t = np.arange(8000) / 8000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    out = _gsm(tone)
+    assert len(out) == len(tone) and out.dtype == np.float32
+    spectrum = np.abs(np.fft.rfft(out[800:])) ** 2
+    freqs = np.fft.rfftfreq(len(out) - 800, 1 / 8000)
+    assert spectrum[np.abs(freqs - 440) < 20].sum() > 0.8 * spectrum.sum()
+    assert 1e-4 < float(np.mean(np.abs(out - tone)))  # a real codec, not a copy
