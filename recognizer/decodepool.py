@@ -13,6 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -25,6 +28,7 @@ from recognizer.phrases import Hotword
 
 log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float32]
+ORPHAN_CHECK_S = 1.0
 
 
 class _Worker:
@@ -39,6 +43,16 @@ class _Worker:
 
 def _start_worker(model_dir: str, beam_width: int) -> None:
     _Worker.decoder = Decoder(Path(model_dir), beam_width)
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="orphan").start()
+
+
+def _exit_with(parent: int) -> None:
+    """A worker whose server was killed (SIGKILL leaves no time to stop the pool) exits
+    instead of living on as an orphan holding the LM in memory."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(0)
 
 
 def _decode_in_worker(log_probs: FloatArray, hotwords: tuple[Hotword, ...]) -> Hypothesis:

@@ -63,3 +63,47 @@ async def test_a_killed_worker_is_replaced_and_the_utterance_still_decoded(
     finally:
         pool.close()
         decoder.close()
+
+
+def test_workers_exit_when_their_server_is_killed(model_dir: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from recognizer.decodepool import DecodePool\n"
+        "from recognizer.decoding import Decoder\n"
+        "async def main():\n"
+        "    d = Decoder(Path(sys.argv[1]))\n"
+        "    pool = DecodePool(d, Path(sys.argv[1]), processes=1, threads=1)\n"
+        "    await pool.warm_up()\n"
+        "    print(*pool._workers._processes, flush=True)\n"
+        "    await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", script, str(model_dir)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        worker = int(server.stdout.readline().split()[0])
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and Path(f"/proc/{worker}").exists():
+            status = Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if status == "Z":  # exited, waiting for init to reap it
+                break
+            time.sleep(0.2)
+        alive = Path(f"/proc/{worker}").exists()
+        state = (
+            Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if alive
+            else "gone"
+        )
+        assert state in ("gone", "Z"), f"decode worker {worker} outlived its server ({state})"
+    finally:
+        if server.poll() is None:
+            server.kill()
