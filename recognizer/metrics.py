@@ -46,6 +46,12 @@ class RecognizerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self.vad_batch_size = Histogram(
+            "ivr_recognizer_vad_batch_size_windows",
+            "32 ms windows of all streams per Silero VAD run.",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=registry,
+        )
         self.active_streams = Gauge(
             "ivr_recognizer_active_streams",
             "Recognition streams open in this process.",

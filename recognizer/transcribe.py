@@ -79,7 +79,7 @@ class Recognizer:
     ) -> None:
         self.engine = engine
         self.vad = vad
-        self.vad_batcher = VadBatcher(vad)
+        self.vad_batcher = VadBatcher(vad, observe=metrics.vad_batch_size.observe)
         self.decoder = decoder
         self.options = options
         self.metrics = metrics

@@ -13,6 +13,7 @@ silence speech (so utterances never end), Silero 7 % while keeping 94 % of the s
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -121,8 +122,10 @@ class VadBatcher:
         model: SileroModel,
         max_wait_ms: float = VAD_BATCH_WAIT_MS,
         max_batch: int = VAD_BATCH_MAX,
+        observe: Callable[[int], None] | None = None,
     ) -> None:
         self.model = model
+        self._observe = observe
         self.max_wait_s = max_wait_ms / 1000
         self.max_batch = max_batch
         self._pending: list[tuple[FloatArray, FloatArray, asyncio.Future[tuple[float, FloatArray]]]]
@@ -147,6 +150,8 @@ class VadBatcher:
             self._timer = None
         batch, self._pending = self._pending, []
         if batch:
+            if self._observe is not None:
+                self._observe(len(batch))
             task = asyncio.ensure_future(self._run(batch))
             self._runs.add(task)
             task.add_done_callback(self._runs.discard)

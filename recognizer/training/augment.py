@@ -1,8 +1,8 @@
 """The telephone channel: clean 16 kHz TTS -> what a caller sounds like -> 16 kHz model input.
 
 The model serves 8 kHz calls upsampled to 16 kHz, so every training clip goes down to 8 kHz,
-through room, noise, line band, codec (mu-law, A-law or GSM 06.10) and packet loss, and back up with the same resampler
-(``features.to_model_rate``) that serving uses.
+through room, noise, line band, codec (mu-law, A-law or GSM 06.10) and packet loss, and back up
+with the same resampler (``features.to_model_rate``) that serving uses.
 """
 
 from __future__ import annotations

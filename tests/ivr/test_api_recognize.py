@@ -168,6 +168,7 @@ async def test_recognition_metrics_appear_on_the_app_registry(
         "ivr_recognizer_decode_seconds_count",
         "ivr_recognizer_real_time_factor_ratio_count",
         "ivr_recognizer_final_latency_seconds_count",
+        "ivr_recognizer_vad_batch_size_windows_count",
     ):
         line = next(line for line in text.splitlines() if line.startswith(name))
         assert float(line.split()[-1]) >= 1, line
