@@ -5,8 +5,8 @@ seconds), saying a few synthesized utterances separated by silence. The end-of-s
 latency of an utterance is the time from sending the frame at which the server's endpointer
 decided (`endpoint_s` in the final) to receiving the final; partial latency likewise from the
 partial's `time_s`. The server's CPU use (with its decode worker processes) comes from /proc:
-`N/core` divides by the cores this machine has, `N/used` by the cores the server actually used. Each load runs with dynamic
-batching and with batch size 1.
+`N/core` divides by the cores this machine has, `N/used` by the cores the server actually used.
+Each load runs with dynamic batching and with batch size 1.
 
     python -m bench.capacity [--streams 10,20,40] [--seconds 20] [--modes dynamic,batch1]
 
