@@ -93,7 +93,7 @@ def test_a_name_the_beam_dropped_is_put_back_where_the_audio_says_it() -> None:
 
 
 def test_a_larger_boost_allows_a_more_doubtful_phrase() -> None:
-    log_probs = spell("i", "want", ambiguous("calloway", "gallowey", 0.2))
+    log_probs = spell("i", "want", ambiguous("calloway", "gallowey", 0.1))
     spans = _spans(log_probs, ["i", "want", "gallowey"])
     weak = Respeller([Hotword("calloway", 1)], INDEX).apply(spans, log_probs)
     strong = Respeller([Hotword("calloway", 20)], INDEX).apply(spans, log_probs)
