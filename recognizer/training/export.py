@@ -71,6 +71,9 @@ def export_onnx(model: nn.Module, path: Path) -> None:
     dummy = torch.randn(1, N_MELS, 300)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        # F.pad's pads list is reversed with a step -1 Slice that the exporter cannot fold: it
+        # stays in the graph (a few integers per pad) and ONNX Runtime runs it
+        warnings.filterwarnings("ignore", "Constant folding - Only steps=1", UserWarning)
         torch.onnx.export(
             model, (dummy,), str(path), input_names=["features"], output_names=["log_probs"],
             dynamic_axes={"features": {0: "batch", 2: "frames"},
