@@ -2,10 +2,15 @@
 
 Loss: CTC on the transcript plus ``distill_weight`` x KL(teacher || student) per output frame,
 where the teacher is A's trained upper part run once over the cached lower-encoder output. A
-emits one frame per 20 ms and B one per 40 ms, so each student frame's target is the mean of
-the two teacher *probability* vectors it covers (teacher frames 2k and 2k+1 both come from the
-mel frames 4k-1 .. 4k+3 that student frame k is centred on). Averaging probabilities, not
-log-probabilities, keeps a teacher spike that falls in either half of the student frame.
+emits one frame per 20 ms and B one per 40 ms. Averaging each pair of teacher frames into one
+student target was measured to be a poor target: A's characters often fall in consecutive 20 ms
+frames, and two different characters in one 40 ms frame leave neither on top (greedy decoding of
+the averaged targets: 39 % WER on 200 training clips where A itself has 13.7 %). So the teacher
+path is *re-timed* (``teacher_targets``): each character A emits keeps A's full distribution at
+its spike, placed in the student frame that holds it or the next free one (a repeated letter
+keeps a blank frame between); the other student frames take the more blank-like teacher frame
+of their pair, with the blank on top. Decoded greedily these targets give 13.8 % WER (0.1 %
+different words from A's own output).
 
 Teacher outputs are cached under ``<work>/teacher`` (fp16, per feature shard) the first time a
 shard is seen; shards the cache builder is still writing are skipped and picked up at the next
@@ -70,11 +75,27 @@ class Clip:
 
 
 def teacher_targets(upper_log_probs: torch.Tensor) -> torch.Tensor:
-    """A's (T, 29) log-probs at 20 ms -> (ceil(T/2), 29) log-probs at 40 ms (mean probability)."""
+    """A's (T, 29) log-probs at 20 ms -> (ceil(T/2), 29) re-timed targets at 40 ms (log-probs)."""
     probs = upper_log_probs.exp()
-    if probs.shape[0] % 2:
-        probs = torch.cat([probs, probs[-1:]])
-    return probs.view(-1, 2, probs.shape[1]).mean(dim=1).clamp_min(1e-8).log()
+    frames = probs.shape[0]
+    steps = -(-frames // 2)
+    pairs = (torch.cat([probs, probs[-1:]]) if frames % 2 else probs).view(steps, 2, -1)
+    target = pairs[torch.arange(steps), pairs[:, :, 0].argmax(dim=1)].clone()
+    spike = torch.zeros(steps, dtype=torch.bool)
+    last_slot, last_char, previous = -1, -1, 0
+    for j, char in enumerate(probs.argmax(dim=1).tolist()):
+        if char not in (0, previous):  # the first frame of each emitted character
+            slot = max(j // 2, last_slot + (2 if char == last_char else 1))
+            if slot < steps:
+                target[slot] = probs[j]
+                spike[slot] = True
+                last_slot, last_char = slot, char
+        previous = char
+    top = target.argmax(dim=1)
+    rows = ((~spike) & (top != 0)).nonzero().flatten()
+    target[rows, 0] += target[rows, top[rows]]  # no character outside its spike frame
+    target[rows, top[rows]] = 0.0
+    return target.clamp_min(1e-8).log()
 
 
 def _try_load(path: Path) -> dict[str, Any] | None:

@@ -161,15 +161,23 @@ def test_a_missing_shared_lm_is_a_model_error_naming_the_path(tmp_path: Path) ->
     assert Decoder(folder).options.frame_s == pytest.approx(0.04)
 
 
-def test_teacher_targets_average_two_teacher_frames_per_student_frame() -> None:
-    probs = torch.full((5, 29), 1e-6)
-    probs[0, 5] = probs[1, 0] = probs[2, 0] = probs[3, 7] = probs[4, 0] = 1.0
-    targets = teacher_targets((probs / probs.sum(dim=1, keepdim=True)).log()).exp()
-    assert targets.shape == (3, 29)
-    assert targets[0, 5] == pytest.approx(0.5, abs=1e-3)
-    assert targets[0, 0] == pytest.approx(0.5, abs=1e-3)
-    assert targets[1, 7] == pytest.approx(0.5, abs=1e-3)
-    assert targets[2, 0] == pytest.approx(1.0, abs=1e-3)  # odd length: the last frame alone
+def _path(chars: str) -> torch.Tensor:
+    """Near-one-hot log-probs of a frame path ("-" is the blank)."""
+    probs = torch.full((len(chars), 29), 1e-4)
+    for i, ch in enumerate(chars):
+        probs[i, 0 if ch == "-" else LABELS.index(ch)] = 1.0
+    return (probs / probs.sum(dim=1, keepdim=True)).log()
+
+
+def test_teacher_targets_keep_every_character_at_half_the_frame_rate() -> None:
+    # "ab" in consecutive 20 ms frames and a double letter: pair-averaging would lose them
+    teacher = _path("-ab--t-t--cc-")
+    targets = teacher_targets(teacher)
+    assert targets.shape == (7, 29)  # ceil(13 / 2)
+    assert greedy(teacher.numpy()) == "abttc"
+    assert greedy(targets.numpy()) == "abttc"
+    assert targets.exp().sum(dim=1).sub(1).abs().max() < 1e-3
+    assert greedy(teacher_targets(_path("x")).numpy()) == "x"
 
 
 def test_distillation_loss_is_zero_only_when_the_student_matches_the_teacher() -> None:
