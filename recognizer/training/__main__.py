@@ -101,16 +101,20 @@ def handoff(out: Path, cache: Path, target: Path) -> None:
 
 def _small_config(args: argparse.Namespace) -> DistillConfig:
     from recognizer.training.distill import DistillConfig
+    from recognizer.training.small import SmallConfig
 
-    return DistillConfig(minutes=args.minutes, distill_weight=args.distill_weight)
+    return DistillConfig(minutes=args.minutes, distill_weight=args.distill_weight,
+                         model=SmallConfig(dropout=args.dropout), max_frames=args.max_frames,
+                         warmup_steps=args.warmup, lr=args.lr)  # fmt: skip
 
 
 def cmd_small_train(args: argparse.Namespace) -> None:
     from recognizer.training.distill import train_small
 
     teacher = Path(str(args.teacher)) if args.distill_weight > 0 else None
+    init = Path(str(args.init)) if args.init is not None else None
     best = train_small(args.cache / "features", args.cache / "small", _small_config(args),
-                       teacher, log=_log, run_name=args.run)  # fmt: skip
+                       teacher, log=_log, run_name=args.run, init=init)  # fmt: skip
     _log(f"best checkpoint: {best}")
 
 
@@ -206,7 +210,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--lm-sentences", type=int, default=300000)
     parser.add_argument("--checkpoint", default=None)
-    parser.add_argument("--init", default=None, help="train: start from a shipped fp16 checkpoint")
+    parser.add_argument(
+        "--init", default=None, help="train, small-train: start a new run from these weights"
+    )
     parser.add_argument("--torchscript", action="store_true")
     parser.add_argument("--handoff", default=None, help="also copy runtime files here")
     parser.add_argument("--tune", action="store_true", help="tune alpha/beta on dev first")
@@ -224,6 +230,12 @@ def main() -> None:
     )
     parser.add_argument("--run", default="runs", help="small-*: run folder under <cache>/small")
     parser.add_argument("--fp32", action="store_true", help="small-export: fp32 weights")
+    parser.add_argument("--dropout", type=float, default=0.1, help="small-train")
+    parser.add_argument(
+        "--max-frames", type=int, default=8000, help="small-train: mel frames/batch"
+    )
+    parser.add_argument("--warmup", type=int, default=300, help="small-train: warm-up steps")
+    parser.add_argument("--lr", type=float, default=3e-3, help="small-train: peak learning rate")
     args = parser.parse_args()
     if args.out is None and not args.command.startswith("small-"):
         args.out = MODEL_DIR

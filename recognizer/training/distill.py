@@ -272,7 +272,9 @@ def _save(
 class _Trainer:
     """The loop's state, so that the loop itself stays short."""
 
-    def __init__(self, run_dir: Path, config: DistillConfig, log: Log) -> None:
+    def __init__(
+        self, run_dir: Path, config: DistillConfig, log: Log, init: Path | None = None
+    ) -> None:
         self.run_dir = run_dir
         self.config = config
         self.log = log
@@ -291,6 +293,12 @@ class _Trainer:
             self.optimizer.load_state_dict(payload["optimizer"])
             self.state = {k: payload[k] for k in self.state}
             log(f"resumed {last} at step {self.state['step']}, {self.state['train_s']:.0f}s")
+        elif init is not None:
+            payload = torch.load(init, weights_only=True)
+            state = payload.get("model", payload.get("state"))
+            self.model.load_state_dict({k: v.to(torch.float32) if v.is_floating_point() else v
+                                        for k, v in state.items()})  # fmt: skip
+            log(f"initialised the weights from {init} (step {payload.get('step', '?')})")
 
     def save(self, name: str) -> None:
         extra = {"distill_weight": self.config.distill_weight}
@@ -335,12 +343,17 @@ def train_small(
     teacher_ckpt: Path | None,
     log: Log = print,
     run_name: str = "runs",
+    init: Path | None = None,
 ) -> Path:
-    """Train until the time budget is used (resuming from ``work/run_name/last.pt``)."""
+    """Train until the time budget is used (resuming from ``work/run_name/last.pt``).
+
+    ``init`` (a run checkpoint or the shipped ``small.fp16.pt``) seeds the weights of a run that
+    has no checkpoint yet: a warm restart with other optimisation settings (dropout, batch size).
+    """
     torch.manual_seed(config.seed)
     run_dir = work / run_name
     run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = _Trainer(run_dir, config, log)
+    trainer = _Trainer(run_dir, config, log, init)
     store = ClipStore(features, work, teacher_ckpt if config.distill_weight > 0 else None, log)
     dev_store = ClipStore(features, work, None, log)
     dev_store.refresh("dev")
