@@ -26,7 +26,7 @@ from pyctcdecode.constants import LOG_BASE_CHANGE_FACTOR
 from pyctcdecode.decoder import BeamSearchDecoderCTC, _merge_tokens
 from pyctcdecode.language_model import AbstractLanguageModel, LanguageModel
 
-from recognizer.engines import read_config, read_labels, require_file
+from recognizer.engines import model_file, read_config, read_labels
 from recognizer.errors import ModelError
 from recognizer.phrases import EMPTY_PROGRESS, Hotword, PhraseProgress, PhraseScorer
 from recognizer.respell import Respeller, Span
@@ -171,8 +171,8 @@ class Decoder:
             beam_width=beam_width,
             frame_s=float(config.get("frame_duration_s", hop_s * subsampling)),
         )
-        lm_path = require_file(model_dir, LM_FILE)
-        unigrams = _read_unigrams(require_file(model_dir, UNIGRAMS_FILE))
+        lm_path = model_file(model_dir, config, "lm_file", LM_FILE)
+        unigrams = _read_unigrams(model_file(model_dir, config, "unigrams_file", UNIGRAMS_FILE))
         try:
             kenlm_model = kenlm.Model(str(lm_path))
         except (OSError, RuntimeError) as exc:

@@ -58,6 +58,24 @@ def require_file(model_dir: Path, name: str) -> Path:
     return path
 
 
+def model_file(model_dir: Path, config: dict[str, Any], key: str, default: str) -> Path:
+    """The file that ``config.json`` names under ``key`` (a path relative to the model folder,
+    so a model may share another's LM, e.g. ``"lm_file": "../default/lm.bin"``), else
+    ``default`` inside the folder."""
+    name = config.get(key, default)
+    if not isinstance(name, str) or not name:
+        raise ModelError(f"{model_dir}/{CONFIG_FILE}: {key!r} must be a file name or path")
+    if key not in config:
+        return require_file(model_dir, name)
+    path = model_dir / name
+    if not path.is_file():
+        raise ModelError(
+            f"model file {path} is missing: {model_dir}/{CONFIG_FILE} names it as {key!r} "
+            f"(relative to the model folder); restore the file or fix the path"
+        )
+    return path
+
+
 def read_labels(model_dir: Path) -> list[str]:
     path = require_file(model_dir, LABELS_FILE)
     try:

@@ -2,6 +2,9 @@
 
 Every stage is resumable and reads/writes under ``--cache`` (default ``data/``, git-ignored);
 the shipped runtime files go to ``--out`` (default ``recognizer/models/default``).
+Recipe B (the small model distilled from A): ``small-train`` and ``small-export`` (work files
+under ``<cache>/small``, shipped files in ``recognizer/models/small``); ``evaluate --out
+recognizer/models/small`` measures it like A.
 """
 
 from __future__ import annotations
@@ -11,10 +14,16 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+if TYPE_CHECKING:
+    from recognizer.training.distill import DistillConfig
+
+MODELS = Path(__file__).resolve().parent.parent / "models"
+MODEL_DIR = MODELS / "default"
+SMALL_DIR = MODELS / "small"
 
 
 def _log(message: str) -> None:
@@ -90,6 +99,45 @@ def handoff(out: Path, cache: Path, target: Path) -> None:
     _log(f"handed off to {target}")
 
 
+def _small_config(args: argparse.Namespace) -> DistillConfig:
+    from recognizer.training.distill import DistillConfig
+    from recognizer.training.small import SmallConfig
+
+    return DistillConfig(minutes=args.minutes, distill_weight=args.distill_weight,
+                         model=SmallConfig(dropout=args.dropout), max_frames=args.max_frames,
+                         warmup_steps=args.warmup, lr=args.lr)  # fmt: skip
+
+
+def cmd_small_train(args: argparse.Namespace) -> None:
+    from recognizer.training.distill import train_small
+
+    teacher = Path(str(args.teacher)) if args.distill_weight > 0 else None
+    init = Path(str(args.init)) if args.init is not None else None
+    best = train_small(args.cache / "features", args.cache / "small", _small_config(args),
+                       teacher, log=_log, run_name=args.run, init=init)  # fmt: skip
+    _log(f"best checkpoint: {best}")
+
+
+def cmd_small_export(args: argparse.Namespace) -> None:
+    from recognizer.training.export import DecoderSettings, export_torchscript, write_config
+    from recognizer.training.small import export_small, load_small
+
+    out: Path = args.out if args.out is not None else SMALL_DIR
+    runs: Path = args.cache / "small" / args.run
+    checkpoint = Path(str(args.checkpoint)) if args.checkpoint else runs / "best.pt"
+    previous = out / "config.json"
+    decoder = DecoderSettings()
+    if previous.exists():
+        old = json.loads(previous.read_text())
+        decoder = DecoderSettings(alpha=old["alpha"], beta=old["beta"])
+    shipped = export_small(load_small(checkpoint), out, args.cache / "small" / "export",
+                           int8=not args.fp32)  # fmt: skip
+    write_config(out, decoder, shipped.extra)
+    if args.torchscript:
+        export_torchscript(load_small(shipped.checkpoint), out / "model.torchscript.pt")
+    _log(f"exported {checkpoint} to {out}")
+
+
 def cmd_lm(args: argparse.Namespace) -> None:
     from recognizer.training.lm import build_lm, build_tools, write_corpus
 
@@ -130,7 +178,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         report["real_lm"] = ev.scores(real, decoder)
     report["rtf_1core_3s"] = ev.real_time_factor(sess)
     print(json.dumps(report, indent=2))
-    (args.cache / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    name = "eval.json" if args.out.resolve() == MODEL_DIR else f"eval-{args.out.name}.json"
+    (args.cache / name).write_text(json.dumps(report, indent=2) + "\n")
 
 
 def cmd_all(args: argparse.Namespace) -> None:
@@ -143,9 +192,15 @@ def cmd_all(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m recognizer.training")
     parser.add_argument("command", choices=["all", "synth", "cache", "train", "export", "lm",
-                                            "realspeech", "evaluate"])  # fmt: skip
+                                            "realspeech", "evaluate", "small-train",
+                                            "small-export"])  # fmt: skip
     parser.add_argument("--cache", type=Path, default=Path("data"))
-    parser.add_argument("--out", type=Path, default=MODEL_DIR)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="model folder (default: models/default; models/small for small-*)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--train-clips", type=int, default=8000)
@@ -155,16 +210,40 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--lm-sentences", type=int, default=300000)
     parser.add_argument("--checkpoint", default=None)
-    parser.add_argument("--init", default=None, help="train: start from a shipped fp16 checkpoint")
+    parser.add_argument(
+        "--init", default=None, help="train, small-train: start a new run from these weights"
+    )
     parser.add_argument("--torchscript", action="store_true")
     parser.add_argument("--handoff", default=None, help="also copy runtime files here")
     parser.add_argument("--tune", action="store_true", help="tune alpha/beta on dev first")
     parser.add_argument("--tune-clips", type=int, default=200)
+    parser.add_argument(
+        "--distill-weight",
+        type=float,
+        default=1.0,
+        help="small-train: weight of KL(teacher || student); 0 = CTC only",
+    )
+    parser.add_argument(
+        "--teacher",
+        default=str(MODEL_DIR / "finetuned.fp16.pt"),
+        help="small-train: recipe A checkpoint to distil",
+    )
+    parser.add_argument("--run", default="runs", help="small-*: run folder under <cache>/small")
+    parser.add_argument("--fp32", action="store_true", help="small-export: fp32 weights")
+    parser.add_argument("--dropout", type=float, default=0.1, help="small-train")
+    parser.add_argument(
+        "--max-frames", type=int, default=8000, help="small-train: mel frames/batch"
+    )
+    parser.add_argument("--warmup", type=int, default=300, help="small-train: warm-up steps")
+    parser.add_argument("--lr", type=float, default=3e-3, help="small-train: peak learning rate")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.out is None and not args.command.startswith("small-"):
+        args.out = MODEL_DIR
+    torch.set_num_threads(1 if args.command == "small-train" else args.threads)
     commands = {"all": cmd_all, "synth": cmd_synth, "cache": cmd_cache, "train": cmd_train,
                 "export": cmd_export, "lm": cmd_lm, "realspeech": cmd_realspeech,
-                "evaluate": cmd_evaluate}  # fmt: skip
+                "evaluate": cmd_evaluate, "small-train": cmd_small_train,
+                "small-export": cmd_small_export}  # fmt: skip
     commands[args.command](args)
 
 

@@ -20,6 +20,7 @@ import onnxruntime as ort
 import soundfile as sf
 import soxr
 
+from recognizer.engines import model_file, read_config
 from recognizer.features import MODEL_SAMPLE_RATE, log_mel, to_model_rate
 from recognizer.training.augment import LINE_RATE
 from recognizer.training.metrics import error_rate, greedy
@@ -71,12 +72,15 @@ def infer_manifest(
     return items
 
 
-def build_decoder(lm_dir: Path, alpha: float, beta: float) -> Any:
+def build_decoder(model_dir: Path, alpha: float, beta: float) -> Any:
+    """pyctcdecode with the LM the model folder's config.json names (``lm_file``, relative)."""
     from pyctcdecode import build_ctcdecoder  # type: ignore[attr-defined]
 
-    unigrams = (lm_dir / "unigrams.txt").read_text().split()
+    config = read_config(model_dir)
+    lm = model_file(model_dir, config, "lm_file", "lm.bin")
+    unigrams = model_file(model_dir, config, "unigrams_file", "unigrams.txt").read_text().split()
     labels = ["", *LABELS[1:]]
-    return build_ctcdecoder(labels, str(lm_dir / "lm.bin"), unigrams, alpha=alpha, beta=beta)
+    return build_ctcdecoder(labels, str(lm), unigrams, alpha=alpha, beta=beta)
 
 
 def scores(items: list[Item], decoder: Any = None, beam_width: int = 32) -> dict[str, float]:
@@ -93,11 +97,11 @@ def scores(items: list[Item], decoder: Any = None, beam_width: int = 32) -> dict
     return result
 
 
-def tune(items: list[Item], lm_dir: Path) -> tuple[float, float, float]:
+def tune(items: list[Item], model_dir: Path) -> tuple[float, float, float]:
     """Grid-search alpha and beta on dev; returns (alpha, beta, wer)."""
     best = (0.5, 1.0, float("inf"))
     for alpha, beta in itertools.product((0.2, 0.4, 0.6, 0.9), (0.0, 1.0, 2.0)):
-        wer = scores(items, build_decoder(lm_dir, alpha, beta), beam_width=16)["all"]
+        wer = scores(items, build_decoder(model_dir, alpha, beta), beam_width=16)["all"]
         if wer < best[2]:
             best = (alpha, beta, wer)
     return best

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from recognizer.features import HOP, LOG_FLOOR, MODEL_SAMPLE_RATE, N_FFT, N_MELS
 from recognizer.training.model import (
@@ -61,7 +62,7 @@ def save_checkpoint(model: WhisperCTC, path: Path, extra: dict[str, Any]) -> Non
                 "frozen_tensors": frozen, **extra}, path)  # fmt: skip
 
 
-def export_onnx(model: WhisperCTC, path: Path) -> None:
+def export_onnx(model: nn.Module, path: Path) -> None:
     """fp32 ONNX with dynamic batch and frame axes.
 
     The legacy TorchScript-based exporter is used on purpose: it needs no extra packages and
@@ -70,6 +71,9 @@ def export_onnx(model: WhisperCTC, path: Path) -> None:
     dummy = torch.randn(1, N_MELS, 300)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        # F.pad's pads list is reversed with a step -1 Slice that the exporter cannot fold: it
+        # stays in the graph (a few integers per pad) and ONNX Runtime runs it
+        warnings.filterwarnings("ignore", "Constant folding - Only steps=1", UserWarning)
         torch.onnx.export(
             model, (dummy,), str(path), input_names=["features"], output_names=["log_probs"],
             dynamic_axes={"features": {0: "batch", 2: "frames"},
@@ -90,7 +94,7 @@ def quantize(fp32: Path, int8: Path) -> None:
     )
 
 
-def export_torchscript(model: WhisperCTC, path: Path) -> None:
+def export_torchscript(model: nn.Module, path: Path) -> None:
     """Traced TorchScript (not committed; ``recognizer/models/*/model.torchscript.pt``)."""
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is asked for by name
@@ -109,7 +113,7 @@ def load_torchscript(path: Path) -> torch.jit.ScriptModule:
 
 
 def runtime_config(decoder: DecoderSettings, extra: dict[str, Any]) -> dict[str, Any]:
-    """Everything the runtime needs to feed the model and decode its output."""
+    """Everything the runtime needs to feed the model and decode its output (``extra`` wins)."""
     return {
         "sample_rate": MODEL_SAMPLE_RATE, "n_mels": N_MELS, "n_fft": N_FFT, "hop": HOP,
         "log_floor": LOG_FLOOR, "subsampling": 2, "frame_duration_s": 2 * HOP / MODEL_SAMPLE_RATE,
