@@ -62,31 +62,6 @@ class Match:
     cost: float
 
 
-def ctc_log_likelihood(log_probs: FloatArray, labels: Sequence[int]) -> float:
-    """log P(labels | frames) under CTC (blank = 0), by the forward algorithm."""
-    frames = len(log_probs)
-    extended = [0]
-    for label in labels:
-        extended += [label, 0]
-    states = len(extended)
-    if frames == 0 or len(labels) > frames:
-        return -np.inf
-    ext = np.array(extended)
-    # a state may skip the blank before it when its label differs from the one two back
-    skip = np.zeros(states, dtype=bool)
-    skip[2:] = (ext[2:] != 0) & (ext[2:] != ext[:-2])
-    alpha = np.full(states, -np.inf)
-    alpha[0] = log_probs[0, 0]
-    if states > 1:
-        alpha[1] = log_probs[0, ext[1]]
-    for t in range(1, frames):
-        shifted1 = np.concatenate([[-np.inf], alpha[:-1]])
-        shifted2 = np.concatenate([[-np.inf, -np.inf], alpha[:-2]])
-        shifted2 = np.where(skip, shifted2, -np.inf)
-        alpha = np.logaddexp(np.logaddexp(alpha, shifted1), shifted2) + log_probs[t, ext]
-    return float(np.logaddexp(alpha[-1], alpha[-2]) if states > 1 else alpha[-1])
-
-
 class PhraseSpotter:
     """All phrases searched together: one Viterbi pass over (phrases, states) arrays."""
 

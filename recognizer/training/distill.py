@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from recognizer.features import LOG_FLOOR
 from recognizer.training.dataset import encode_text
-from recognizer.training.metrics import error_rate, greedy
+from recognizer.training.metrics import domain_scores, greedy
 from recognizer.training.model import WhisperCTC, load_checkpoint
 from recognizer.training.small import SmallConfig, SmallCTC, config_from, output_frames
 
@@ -251,12 +251,7 @@ def evaluate_small(model: SmallCTC, clips: list[Clip]) -> dict[str, float]:
             refs.append(clip.text)
             hyps.append(greedy(model(clip.mel.float()[None])[0].numpy()))
     model.train()
-    result = {"wer": error_rate(refs, hyps), "cer": error_rate(refs, hyps, "char")}
-    for domain in ("ivr", "general"):
-        pairs = [(r, h) for r, h, c in zip(refs, hyps, clips, strict=True) if c.domain == domain]
-        if pairs:
-            result[f"wer_{domain}"] = error_rate([p[0] for p in pairs], [p[1] for p in pairs])
-    return result
+    return domain_scores(refs, hyps, [clip.domain for clip in clips])
 
 
 def _save(

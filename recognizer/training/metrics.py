@@ -38,3 +38,13 @@ def error_rate(refs: list[str], hyps: list[str], unit: str = "word") -> float:
         errors += edit_distance(r, h)
         total += len(r)
     return errors / max(total, 1)
+
+
+def domain_scores(refs: list[str], hyps: list[str], domains: list[str]) -> dict[str, float]:
+    """WER and CER overall, and WER per text domain ("ivr", "general") that has clips."""
+    result = {"wer": error_rate(refs, hyps), "cer": error_rate(refs, hyps, "char")}
+    for domain in ("ivr", "general"):
+        pairs = [(r, h) for r, h, d in zip(refs, hyps, domains, strict=True) if d == domain]
+        if pairs:
+            result[f"wer_{domain}"] = error_rate([p[0] for p in pairs], [p[1] for p in pairs])
+    return result

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from recognizer.training.dataset import Example, batches, encode_text, load_examples
-from recognizer.training.metrics import error_rate, greedy
+from recognizer.training.metrics import domain_scores, greedy
 from recognizer.training.model import ModelConfig, Upper, WhisperCTC, build_pretrained
 
 
@@ -79,12 +79,7 @@ def evaluate_upper(upper: Upper, examples: list[Example]) -> dict[str, float]:
             refs.append(e.text)
             hyps.append(greedy(upper(e.hidden.float()[None])[0].numpy()))
     upper.train()
-    result = {"wer": error_rate(refs, hyps), "cer": error_rate(refs, hyps, "char")}
-    for domain in ("ivr", "general"):
-        pairs = [(r, h) for r, h, e in zip(refs, hyps, examples, strict=True) if e.domain == domain]
-        if pairs:
-            result[f"wer_{domain}"] = error_rate([p[0] for p in pairs], [p[1] for p in pairs])
-    return result
+    return domain_scores(refs, hyps, [e.domain for e in examples])
 
 
 def _save(
