@@ -72,9 +72,12 @@ def cmd_export(args: argparse.Namespace) -> None:
         model_from_run,
         write_runtime_files,
     )
+    from recognizer.training.model import interpolate_pretrained
 
     checkpoint = _checkpoint(args)
     model = model_from_run(checkpoint)
+    if args.fine_tuned_weight < 1.0:
+        interpolate_pretrained(model, args.fine_tuned_weight)
     previous = args.out / "config.json"
     decoder = DecoderSettings()
     if previous.exists():
@@ -214,6 +217,11 @@ def main() -> None:
         "--init", default=None, help="train, small-train: start a new run from these weights"
     )
     parser.add_argument("--torchscript", action="store_true")
+    parser.add_argument(
+        "--fine-tuned-weight", type=float, default=1.0,
+        help="export: weight of the fine-tuned blocks against Whisper's own (WiSE-FT); 1 keeps"
+        " them as trained",
+    )  # fmt: skip
     parser.add_argument("--handoff", default=None, help="also copy runtime files here")
     parser.add_argument("--tune", action="store_true", help="tune alpha/beta on dev first")
     parser.add_argument("--tune-clips", type=int, default=200)

@@ -84,13 +84,15 @@ def build_decoder(model_dir: Path, alpha: float, beta: float) -> Any:
 
 
 def scores(items: list[Item], decoder: Any = None, beam_width: int = 32) -> dict[str, float]:
-    """WER overall and per group, greedy or with the beam-search ``decoder``."""
+    """WER overall and per group, and CER overall; greedy or with the beam-search ``decoder``."""
     hyps = [
         greedy(i.log_probs) if decoder is None
         else " ".join(decoder.decode(i.log_probs, beam_width=beam_width).split())
         for i in items
     ]  # fmt: skip
-    result = {"all": error_rate([i.text for i in items], hyps)}
+    refs = [i.text for i in items]
+    # CER too: on isolated words one wrong letter is a whole word wrong, so WER hides progress
+    result = {"all": error_rate(refs, hyps), "cer": error_rate(refs, hyps, unit="char")}
     for group in sorted({i.group for i in items}):
         pairs = [(i.text, h) for i, h in zip(items, hyps, strict=True) if i.group == group]
         result[group] = error_rate([p[0] for p in pairs], [p[1] for p in pairs])

@@ -174,10 +174,14 @@ def _record(job: Job, path: Path) -> dict[str, Any]:
 
 
 def plan(train_count: int, dev_count: int, seed: int = 1234) -> list[Job]:
-    """Assign texts to voices: train voices for train, held-out voices for dev."""
-    rng = random.Random(seed)  # noqa: S311 (training-data randomness, not security)
+    """Assign texts to voices: train voices for train, held-out voices for dev.
+
+    Each split draws from its own generator, so asking for more training clips keeps every
+    clip already planned (and rendered) and leaves the dev set as it was.
+    """
     jobs: list[Job] = []
     for split, count, text_seed in (("train", train_count, seed), ("dev", dev_count, seed + 1)):
+        rng = random.Random(text_seed)  # noqa: S311 (training-data randomness, not security)
         voices = [v for v in VOICES if v.dev == (split == "dev")]
         weights = [v.weight for v in voices]
         for index, utt in enumerate(generate(text_seed, count)):

@@ -21,7 +21,7 @@ from recognizer.training.export import (
     model_from_run,
 )
 from recognizer.training.metrics import greedy
-from recognizer.training.model import LABELS, WhisperCTC
+from recognizer.training.model import LABELS, WhisperCTC, build_pretrained, interpolate_pretrained
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "recognizer" / "models" / "default"
 
@@ -105,3 +105,19 @@ def test_shipped_config_describes_the_model() -> None:
     assert config["subsampling"] == 2 and config["frame_duration_s"] == pytest.approx(0.02)
     for name in ("model_file", "lm_file", "unigrams_file", "labels_file"):
         assert (MODEL_DIR / config[name]).exists()
+
+
+def test_interpolation_moves_the_blocks_toward_whisper_and_keeps_the_head() -> None:
+    trained = model_from_run(MODEL_DIR / CHECKPOINT_NAME)
+    pretrained = build_pretrained(trained.config).upper.state_dict()
+    before = {k: v.clone() for k, v in trained.upper.state_dict().items()}
+    interpolate_pretrained(trained, 0.25)
+    after = trained.upper.state_dict()
+    assert torch.equal(after["head.weight"], before["head.weight"])
+    name = "blocks.0.fc1.weight"
+    assert not torch.equal(before[name], pretrained[name])  # fine-tuning changed this block
+    assert torch.allclose(after[name], pretrained[name] + 0.25 * (before[name] - pretrained[name]))
+    interpolate_pretrained(trained, 0.0)
+    assert torch.allclose(trained.upper.state_dict()[name], pretrained[name])
+    with pytest.raises(ValueError, match=r"within 0\.\.1"):
+        interpolate_pretrained(trained, 1.5)
