@@ -62,6 +62,7 @@ class DecoderOptions:
     beta: float = 1.0
     beam_width: int = 24
     beam_prune_logp: float = -10.0
+    #: pyctcdecode's default; a model's config.json sets its own, tuned on dev
     token_min_logp: float = -5.0
     #: with hot words the beam also tries less likely letters, so a name the model half-hears
     #: can still be spelled (measured with `bench/hotwords.py`: recall 7 -> 16 of 24 at boost 20)
@@ -169,6 +170,7 @@ class Decoder:
             alpha=float(config.get("alpha", 0.5)),
             beta=float(config.get("beta", 1.0)),
             beam_width=beam_width,
+            token_min_logp=float(config.get("token_min_logp", DecoderOptions.token_min_logp)),
             frame_s=float(config.get("frame_duration_s", hop_s * subsampling)),
         )
         lm_path = model_file(model_dir, config, "lm_file", LM_FILE)
@@ -217,7 +219,11 @@ class Decoder:
             log_probs.astype(np.float32),
             beam_width=opts.beam_width,
             beam_prune_logp=opts.beam_prune_logp,
-            token_min_logp=opts.hotword_token_min_logp if key else opts.token_min_logp,
+            token_min_logp=(
+                min(opts.hotword_token_min_logp, opts.token_min_logp)
+                if key
+                else opts.token_min_logp
+            ),
         )
         _, _, word_frames, _, _ = beams[0]
         spans = [Span(word, start, end) for word, (start, end) in word_frames]

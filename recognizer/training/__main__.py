@@ -82,7 +82,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     decoder = DecoderSettings()
     if previous.exists():
         old = json.loads(previous.read_text())
-        decoder = DecoderSettings(alpha=old["alpha"], beta=old["beta"])
+        decoder = DecoderSettings.from_config(old)
     write_runtime_files(model, args.out, args.cache / "export" / "model.fp32.onnx", decoder, {})
     if args.torchscript:
         shipped = model_from_run(args.out / CHECKPOINT_NAME)
@@ -132,7 +132,7 @@ def cmd_small_export(args: argparse.Namespace) -> None:
     decoder = DecoderSettings()
     if previous.exists():
         old = json.loads(previous.read_text())
-        decoder = DecoderSettings(alpha=old["alpha"], beta=old["beta"])
+        decoder = DecoderSettings.from_config(old)
     shipped = export_small(load_small(checkpoint), out, args.cache / "small" / "export",
                            int8=not args.fp32)  # fmt: skip
     write_config(out, decoder, shipped.extra)
@@ -166,19 +166,21 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     dev = ev.infer_manifest(sess, args.cache / "features" / "dev_manifest.jsonl", "domain")
     report: dict[str, object] = {"dev_clips": len(dev)}
     if args.tune:
-        alpha, beta, _ = ev.tune(dev[: args.tune_clips], args.out)
-        config.update(alpha=alpha, beta=beta)
+        alpha, beta, token_min_logp, _ = ev.tune(dev[: args.tune_clips], args.out)
+        config.update(alpha=alpha, beta=beta, token_min_logp=token_min_logp)
         config_path.write_text(json.dumps(config, indent=2) + "\n")
     decoder = ev.build_decoder(args.out, config["alpha"], config["beta"])
     report["alpha"], report["beta"] = config["alpha"], config["beta"]
+    token_min_logp = float(config.get("token_min_logp", -5.0))
+    report["token_min_logp"] = token_min_logp
     report["dev_greedy"] = ev.scores(dev)
-    report["dev_lm"] = ev.scores(dev, decoder)
+    report["dev_lm"] = ev.scores(dev, decoder, token_min_logp=token_min_logp)
     real_manifest = args.cache / "realspeech.jsonl"
     if real_manifest.exists():
         real = ev.infer_manifest(sess, real_manifest, "source")
         report["real_clips"] = len(real)
         report["real_greedy"] = ev.scores(real)
-        report["real_lm"] = ev.scores(real, decoder)
+        report["real_lm"] = ev.scores(real, decoder, token_min_logp=token_min_logp)
     report["rtf_1core_3s"] = ev.real_time_factor(sess)
     print(json.dumps(report, indent=2))
     name = "eval.json" if args.out.resolve() == MODEL_DIR else f"eval-{args.out.name}.json"

@@ -37,6 +37,18 @@ class DecoderSettings:
     alpha: float = 0.5
     beta: float = 1.0
     beam_width: int = 32
+    #: letters less likely than this in a frame are not tried by the beam (pyctcdecode's
+    #: ``token_min_logp``); tuned with alpha and beta
+    token_min_logp: float = -5.0
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> DecoderSettings:
+        """The settings a previous export wrote, so a re-export keeps the tuned values."""
+        return cls(
+            alpha=config["alpha"],
+            beta=config["beta"],
+            token_min_logp=config.get("token_min_logp", cls.token_min_logp),
+        )
 
 
 def model_from_run(checkpoint: Path) -> WhisperCTC:
@@ -121,6 +133,7 @@ def runtime_config(decoder: DecoderSettings, extra: dict[str, Any]) -> dict[str,
         "labels_file": "labels.json", "labels": list(LABELS), "model_file": "model.onnx",
         "lm_file": "lm.bin", "unigrams_file": "unigrams.txt",
         "alpha": decoder.alpha, "beta": decoder.beta, "beam_width": decoder.beam_width,
+        "token_min_logp": decoder.token_min_logp,
         "max_window_s": 30.0,
         "streaming": {"window_s": 4.0, "left_context_s": 1.0, "right_context_s": 0.5,
                       "note": "no attention mask: batch only windows of equal length"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,11 +21,9 @@ LABELS = ["<blank>", " ", "'", *"abcdefghijklmnopqrstuvwxyz"]
 VOCAB = ["i", "a", "want", "the", "premier", "league", "card", "yard", "corners", "please"]
 
 
-@pytest.fixture(scope="module")
-def decoder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Decoder]:
-    folder = tmp_path_factory.mktemp("tiny-model")
+def tiny_model(folder: Path, **config: float) -> Path:
     (folder / "labels.json").write_text(json.dumps(LABELS))
-    (folder / "config.json").write_text(json.dumps({"alpha": 0.5, "beta": 1.0}))
+    (folder / "config.json").write_text(json.dumps({"alpha": 0.5, "beta": 1.0, **config}))
     unigrams = "".join(f"-1.5\t{w}\t0\n" for w in VOCAB)
     bigrams = ["-0.5\t<s> i", "-0.5\t<s> the", "-0.5\t<s> a", "-0.3\ti want"]
     arpa = (
@@ -34,7 +33,12 @@ def decoder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Decoder]:
     )
     (folder / "lm.bin").write_text(arpa)
     (folder / "unigrams.txt").write_text("\n".join(VOCAB) + "\n")
-    built = Decoder(folder, beam_width=32)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def decoder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Decoder]:
+    built = Decoder(tiny_model(tmp_path_factory.mktemp("tiny-model")), beam_width=32)
     yield built
     built.close()
 
@@ -127,3 +131,17 @@ def test_a_hot_word_set_is_built_once_and_reused(decoder: Decoder) -> None:
     size = len(decoder._boosted)
     decoder.decode(log_probs, words)
     assert len(decoder._boosted) == size
+
+
+def test_a_lower_letter_floor_in_the_config_lets_the_lm_restore_a_half_heard_word(
+    decoder: Decoder, tmp_path: Path
+) -> None:
+    # "a" at 0.5 % per frame: below pyctcdecode's default floor (-5 nats), above -7
+    log_probs = spell("the", "premier", ambiguous("league", "leegue", 0.005))
+    assert decoder.decode(log_probs).text == "the premier leegue"
+    deeper = Decoder(tiny_model(tmp_path, token_min_logp=-7.0), beam_width=32)
+    try:
+        assert deeper.options.token_min_logp == -7.0
+        assert deeper.decode(log_probs).text == "the premier league"
+    finally:
+        deeper.close()
