@@ -134,11 +134,15 @@ class VadBatcher:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="vad")
         self._runs: set[asyncio.Task[None]] = set()
 
-    async def probability(self, window: FloatArray, state: FloatArray) -> tuple[float, FloatArray]:
+    async def probability(
+        self, window: FloatArray, state: FloatArray, wait: bool = True
+    ) -> tuple[float, FloatArray]:
+        """The window's speech probability and Silero's next state; `wait=False` runs it
+        with whatever is pending now instead of waiting for other streams' windows."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[float, FloatArray]] = loop.create_future()
         self._pending.append((window, state, future))
-        if len(self._pending) >= self.max_batch:
+        if not wait or len(self._pending) >= self.max_batch:
             self._flush()
         elif self._timer is None:
             self._timer = loop.call_later(self.max_wait_s, self._flush)
@@ -216,9 +220,12 @@ class SileroDetector:
         if self._batcher is None:
             return [self.is_speech(frame) for frame in frames]
         labels = []
+        # A stream fed faster than real time (a file, a backlog after a network stall) has
+        # several windows at once: waiting for other streams would only slow it down.
+        wait = len(frames) == 1
         for frame in frames:  # in order: each window needs the state the last one left
             probability, self._state = await self._batcher.probability(
-                self._window(frame), self._state
+                self._window(frame), self._state, wait=wait
             )
             labels.append(self._decide(probability))
         return labels

@@ -182,3 +182,26 @@ async def test_a_failed_vad_run_fails_only_its_windows() -> None:
     probability, new_state = await batcher.probability(good, state)
     assert 0.0 <= probability < 0.5 and new_state.shape == (2, 1, 128)
     await batcher.close()
+
+
+async def test_a_stream_with_a_backlog_does_not_wait_for_other_streams(speak: Speak) -> None:
+    """A file (or a stream after a stall) brings many windows at once: they run without the
+    batching wait, and give the marks the stream gets without the batcher."""
+    import soxr
+
+    from tests.recognizer.speech import TELEPHONE_RATE, with_silence
+
+    audio = soxr.resample(with_silence(speak("billing please")), TELEPHONE_RATE, RATE)
+    audio = audio.astype(np.float32)
+    config = Endpointing(end_silence_ms=500)
+    alone = _run(Endpointer(config, SileroDetector(SileroModel())), audio, RATE)
+    model = _CountingSilero()
+    batcher = VadBatcher(model, max_wait_ms=60_000.0)  # a wait no test could sit out
+    endpointer = Endpointer(config, SileroDetector(model, batcher=batcher))
+    marks: list[Mark] = []
+    for i in range(0, len(audio), RATE):  # one-second pieces, as `transcribe` feeds them
+        marks.extend(await asyncio.wait_for(endpointer.feed_async(audio[i : i + RATE]), 10))
+    marks += endpointer.finish()
+    await batcher.close()
+    assert marks == alone
+    assert len(model.runs) >= len(audio) // SILERO_WINDOW - 1
