@@ -208,7 +208,7 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--train-clips", type=int, default=8000)
+    parser.add_argument("--train-clips", type=int, default=32000)
     parser.add_argument("--dev-clips", type=int, default=500)
     parser.add_argument("--frozen-layers", type=int, default=4)
     parser.add_argument("--minutes", type=float, default=60.0)
