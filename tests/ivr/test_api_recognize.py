@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from recognizer.audio import encode_mulaw, to_int16
 from tests.recognizer.speech import (
     TELEPHONE_RATE,
     find_model_dir,
+    mulaw_frames,
     synthesize,
     telephone,
     with_silence,
@@ -160,6 +162,16 @@ async def test_recognition_metrics_appear_on_the_app_registry(
     await client.post(
         "/v1/recognize", data=_wav(phrase_audio), headers={"Content-Type": "audio/wav"}
     )
+    # a file's VAD windows run on the spot; a live stream's, arriving at the pace of speech,
+    # go through the VAD batcher
+    async with client.ws_connect("/v1/stream") as ws:
+        await ws.send_str(json.dumps({"type": "config", "encoding": "pcmu"}))
+        for frame in mulaw_frames(phrase_audio)[:25]:
+            await ws.send_bytes(frame)
+            await asyncio.sleep(0.02)
+        await ws.send_str(json.dumps({"type": "end"}))
+        async for _ in ws:
+            pass
     text = await (await client.get("/metrics")).text()
     for name in (
         "ivr_recognizer_batch_size_windows_count",
