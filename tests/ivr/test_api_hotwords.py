@@ -52,7 +52,7 @@ async def test_a_request_gets_its_tenants_phrases_and_its_own_boost_wins(
 async def test_tenant_hot_words_boost_recognize(
     start_app: StartApp, make_settings: Callable[..., Settings], tmp_path: Any
 ) -> None:
-    client = await _app_with_tenant(start_app, make_settings(model_dir=find_model_dir()), 15.0)
+    client = await _app_with_tenant(start_app, make_settings(model_dir=find_model_dir()), 20.0)
     audio = with_silence(telephone(synthesize(RARE_SENTENCE, tmp_path / "rare.wav")))
     buffer = io.BytesIO()
     soundfile.write(buffer, to_int16(audio), TELEPHONE_RATE, format="WAV")
