@@ -33,15 +33,15 @@ SILERO_FILE = Path(__file__).resolve().parent / "models" / "vad" / "silero_vad.o
 #: utterance's window is fixed once `tail_ms` of silence has passed), to hide its latency.
 SPECULATE_LEAD_MS = 300
 SILERO_WINDOW = 512
-#: More windows than this at once means a stream is behind real time (a live 8 kHz stream's
-#: resampler hands over about 3 windows every 100 ms); those run without batching.
-BACKLOG_WINDOWS = 8
 SILERO_CONTEXT = 64
 #: How long the VAD batcher waits for other streams' windows before a run. Silero's cost per
 #: call is mostly fixed (measured: 1 window 297 us, 8 windows 993 us), so a few milliseconds of
 #: waiting more than halves the VAD's share of the event loop under load.
 VAD_BATCH_WAIT_MS = 8.0
 VAD_BATCH_MAX = 64
+#: More windows than this at once means a stream is behind real time (a live 8 kHz stream's
+#: resampler hands over about 3 windows every 100 ms); those run without batching.
+BACKLOG_WINDOWS = 8
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -216,12 +216,10 @@ class SileroDetector:
         return self._decide(probability)
 
     async def classify(self, frames: list[FloatArray]) -> list[bool]:
-        if self._batcher is None:
-            return [self.is_speech(frame) for frame in frames]
-        if len(frames) > BACKLOG_WINDOWS:
-            # A stream fed faster than real time (a file, a backlog after a network stall) has
-            # many windows at once: waiting for other streams would only slow it down, and a
-            # hop to the batcher's thread per window costs more than the run (~70 us).
+        # A stream fed faster than real time (a file, a backlog after a network stall) has many
+        # windows at once: waiting for other streams would only slow it down, and a hop to the
+        # batcher's thread per window costs more than the run (~70 us).
+        if self._batcher is None or len(frames) > BACKLOG_WINDOWS:
             return [self.is_speech(frame) for frame in frames]
         labels = []
         for frame in frames:

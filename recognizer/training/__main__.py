@@ -76,7 +76,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     checkpoint = _checkpoint(args)
     model = model_from_run(checkpoint)
-    if args.fine_tuned_weight < 1.0:
+    if args.fine_tuned_weight != 1.0:  # out-of-range weights are refused there
         interpolate_pretrained(model, args.fine_tuned_weight)
     previous = args.out / "config.json"
     decoder = DecoderSettings()
