@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(redis-server prometheus espeak-ng flite sox graphviz libsndfile1)
+APT_PACKAGES=(redis-server prometheus espeak-ng flite sox graphviz libsndfile1 pocketsphinx-en-us)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

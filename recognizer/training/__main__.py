@@ -33,7 +33,8 @@ def _log(message: str) -> None:
 def cmd_synth(args: argparse.Namespace) -> None:
     from recognizer.training.synth import synthesise
 
-    synthesise(args.cache / "synth", args.train_clips, args.dev_clips, workers=args.workers,
+    synthesise(args.cache / "synth", args.train_clips, args.dev_clips, args.word_clips,
+               args.dev_word_clips, workers=args.workers,
                progress=lambda done, total: _log(f"synth {done}/{total}"))  # fmt: skip
 
 
@@ -208,8 +209,20 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--train-clips", type=int, default=32000)
+    parser.add_argument("--train-clips", type=int, default=52000)
     parser.add_argument("--dev-clips", type=int, default=500)
+    parser.add_argument(
+        "--word-clips",
+        type=int,
+        default=12000,
+        help="synth: training clips of dictionary words in carrier phrases",
+    )
+    parser.add_argument(
+        "--dev-word-clips",
+        type=int,
+        default=200,
+        help="synth: held-out-voice clips of dictionary words (dev domain 'words')",
+    )
     parser.add_argument("--frozen-layers", type=int, default=4)
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--steps", type=int, default=6000)

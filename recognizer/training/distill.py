@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from recognizer.features import LOG_FLOOR
 from recognizer.training.dataset import encode_text
-from recognizer.training.metrics import domain_scores, greedy
+from recognizer.training.metrics import greedy, scores_by_group
 from recognizer.training.model import WhisperCTC, load_checkpoint
 from recognizer.training.small import SmallConfig, SmallCTC, config_from, output_frames
 
@@ -251,7 +251,7 @@ def evaluate_small(model: SmallCTC, clips: list[Clip]) -> dict[str, float]:
             refs.append(clip.text)
             hyps.append(greedy(model(clip.mel.float()[None])[0].numpy()))
     model.train()
-    return domain_scores(refs, hyps, [clip.domain for clip in clips])
+    return scores_by_group(refs, hyps, [clip.domain for clip in clips])
 
 
 def _save(
@@ -304,8 +304,8 @@ class _Trainer:
         step = self.state["step"]
         self.state["history"].append({"step": step, "train_s": self.state["train_s"], **scores})
         self.log(f"dev step {step}: " + " ".join(f"{k} {v:.3f}" for k, v in scores.items()))
-        if scores["wer"] < self.state["best"]:
-            self.state["best"] = scores["wer"]
+        if scores["all"] < self.state["best"]:
+            self.state["best"] = scores["all"]
             self.save("best.pt")
 
     def step(self, batch: list[Clip], rng: random.Random) -> tuple[float, float]:

@@ -23,7 +23,7 @@ import soxr
 from recognizer.engines import model_file, read_config
 from recognizer.features import MODEL_SAMPLE_RATE, log_mel, to_model_rate
 from recognizer.training.augment import LINE_RATE
-from recognizer.training.metrics import error_rate, greedy
+from recognizer.training.metrics import greedy, scores_by_group
 from recognizer.training.model import LABELS
 
 LogProbs = npt.NDArray[np.float32]
@@ -94,13 +94,7 @@ def scores(
                                      token_min_logp=token_min_logp).split())
         for i in items
     ]  # fmt: skip
-    refs = [i.text for i in items]
-    # CER too: on isolated words one wrong letter is a whole word wrong, so WER hides progress
-    result = {"all": error_rate(refs, hyps), "cer": error_rate(refs, hyps, unit="char")}
-    for group in sorted({i.group for i in items}):
-        pairs = [(i.text, h) for i, h in zip(items, hyps, strict=True) if i.group == group]
-        result[group] = error_rate([p[0] for p in pairs], [p[1] for p in pairs])
-    return result
+    return scores_by_group([i.text for i in items], hyps, [i.group for i in items])
 
 
 def tune(items: list[Item], model_dir: Path) -> tuple[float, float, float, float]:

@@ -11,13 +11,10 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from recognizer.training.text import lm_corpus
+from recognizer.training.text import dictionary_words, lm_corpus
 
 KENLM_VERSION = "0.3.0"
 ORDER = 4
-#: CMU dictionary words (Debian ``pocketsphinx-en-us``) give the LM a general English vocabulary:
-#: one line each, so they are known words with a small unigram probability instead of <unk>.
-CMUDICT = Path("/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict")
 
 
 def build_tools(work_dir: Path) -> Path:
@@ -52,17 +49,9 @@ def write_corpus(path: Path, sentences: int, seed: int = 99) -> Path:
     with path.open("w") as handle:
         for line in lm_corpus(seed, sentences):
             handle.write(line + "\n")
-        for word in general_vocabulary():
+        for word in dictionary_words():  # known words with a small unigram probability, not <unk>
             handle.write(word + "\n")
     return path
-
-
-def general_vocabulary(path: Path = CMUDICT) -> list[str]:
-    """Plain a-z/apostrophe headwords of the CMU dictionary (empty if it is not installed)."""
-    if not path.exists():
-        return []
-    words = {line.split(" ", 1)[0] for line in path.read_text(errors="replace").splitlines()}
-    return sorted(w for w in words if w and set(w) <= set("abcdefghijklmnopqrstuvwxyz'"))
 
 
 def build_lm(corpus: Path, out_dir: Path, bin_dir: Path, tmp_dir: Path) -> tuple[Path, Path]:

@@ -40,11 +40,13 @@ def error_rate(refs: list[str], hyps: list[str], unit: str = "word") -> float:
     return errors / max(total, 1)
 
 
-def domain_scores(refs: list[str], hyps: list[str], domains: list[str]) -> dict[str, float]:
-    """WER and CER overall, and WER per text domain ("ivr", "general") that has clips."""
-    result = {"wer": error_rate(refs, hyps), "cer": error_rate(refs, hyps, "char")}
-    for domain in ("ivr", "general"):
-        pairs = [(r, h) for r, h, d in zip(refs, hyps, domains, strict=True) if d == domain]
-        if pairs:
-            result[f"wer_{domain}"] = error_rate([p[0] for p in pairs], [p[1] for p in pairs])
+def scores_by_group(refs: list[str], hyps: list[str], groups: list[str]) -> dict[str, float]:
+    """WER (``all``) and CER overall, and WER per group (text domain, real-speech source).
+
+    CER too: on isolated words one wrong letter is a whole word wrong, so WER hides progress.
+    """
+    result = {"all": error_rate(refs, hyps), "cer": error_rate(refs, hyps, "char")}
+    for group in sorted(set(groups)):
+        pairs = [(r, h) for r, h, g in zip(refs, hyps, groups, strict=True) if g == group]
+        result[group] = error_rate([p[0] for p in pairs], [p[1] for p in pairs])
     return result

@@ -13,13 +13,13 @@ import random
 import subprocess
 import tempfile
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from recognizer.training.text import Utterance, generate
+from recognizer.training.text import Utterance, generate, word_utterances
 
 CLEAN_RATE = 16000
 
@@ -74,6 +74,12 @@ class Job:
     voice: Voice
     split: str
     seed: int
+    #: file name prefix: the split, or "words"/"devwords" for the dictionary-word streams
+    stream: str = ""
+
+    @property
+    def stem(self) -> str:
+        return f"{self.stream or self.split}-{self.index:06d}"
 
 
 def _run(cmd: list[str], stdin: str | None = None) -> None:
@@ -146,7 +152,7 @@ def _warp_effects(voice: Voice, rng: random.Random) -> list[str]:
 
 def _make(job: Job, out_dir: Path) -> dict[str, Any] | None:
     rng = random.Random(job.seed)  # noqa: S311 (training-data randomness, not security)
-    final = out_dir / f"{job.split}-{job.index:06d}.wav"
+    final = out_dir / f"{job.stem}.wav"
     if final.exists():
         return _record(job, final)
     with tempfile.TemporaryDirectory() as tmp:
@@ -173,20 +179,32 @@ def _record(job: Job, path: Path) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def plan(train_count: int, dev_count: int, seed: int = 1234) -> list[Job]:
+def plan(
+    train_count: int, dev_count: int, word_count: int = 0, dev_word_count: int = 0,
+    seed: int = 1234,
+) -> list[Job]:  # fmt: skip
     """Assign texts to voices: train voices for train, held-out voices for dev.
 
-    Each split draws from its own generator, so asking for more training clips keeps every
-    clip already planned (and rendered) and leaves the dev set as it was.
+    Each stream (IVR/general and dictionary words, for train and dev) draws from its own
+    generator, so asking for more clips of one keeps every clip already planned (and rendered)
+    and leaves the others, the dev sets included, as they were.
     """
+    streams: list[tuple[str, str, Iterator[Utterance], int]] = [
+        ("train", "", generate(seed, train_count), seed),
+        ("dev", "", generate(seed + 1, dev_count), seed + 1),
+        ("train", "words", word_utterances(seed + 2, word_count), seed + 2),
+        ("dev", "devwords", word_utterances(seed + 3, dev_word_count), seed + 3),
+    ]
     jobs: list[Job] = []
-    for split, count, text_seed in (("train", train_count, seed), ("dev", dev_count, seed + 1)):
-        rng = random.Random(text_seed)  # noqa: S311 (training-data randomness, not security)
+    for split, stream, texts, stream_seed in streams:
+        rng = random.Random(stream_seed)  # noqa: S311 (training-data randomness, not security)
         voices = [v for v in VOICES if v.dev == (split == "dev")]
         weights = [v.weight for v in voices]
-        for index, utt in enumerate(generate(text_seed, count)):
+        for index, utt in enumerate(texts):
             voice = rng.choices(voices, weights)[0]
-            jobs.append(Job(index, utt.text, utt.domain, voice, split, rng.randrange(2**31)))
+            jobs.append(
+                Job(index, utt.text, utt.domain, voice, split, rng.randrange(2**31), stream)
+            )
     return jobs
 
 
@@ -194,12 +212,14 @@ def synthesise(
     out_dir: Path,
     train_count: int,
     dev_count: int,
+    word_count: int = 0,
+    dev_word_count: int = 0,
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Render all planned clips into ``out_dir`` and write ``manifest.jsonl``; resumable."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = plan(train_count, dev_count)
+    jobs = plan(train_count, dev_count, word_count, dev_word_count)
     manifest = out_dir / "manifest.jsonl"
     records: list[dict[str, Any]] = []
     with ProcessPoolExecutor(workers) as pool:

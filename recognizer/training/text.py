@@ -10,6 +10,7 @@ import random
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 ALPHABET = " 'abcdefghijklmnopqrstuvwxyz"
 
@@ -632,3 +633,93 @@ def lm_corpus(seed: int, count: int) -> Iterator[str]:
     """Sentences for the n-gram LM: more of the same generators, a different seed."""
     for utt in generate(seed, count, general_share=0.35):
         yield utt.text
+
+
+#: CMU dictionary (Debian ``pocketsphinx-en-us``): the open vocabulary for the "words" stream
+#: and the LM's general unigrams.
+CMUDICT = Path("/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict")
+#: Words of the hot-word benchmark's invented names and of its calibration names
+#: (``bench/hotwords.py``; a test keeps the two in step): no training text has them, so the
+#: benchmark hears names the model never heard.
+HELD_OUT_WORDS = frozenset(
+    [
+        "zorblax",
+        "quentara",
+        "vexillon",
+        "brightwater",
+        "mutual",
+        "calloway",
+        "finch",
+        "nimbus",
+        "prime",
+        "ardent",
+        "solar",
+        "pellucid",
+        "bank",
+        "moravec",
+        "tessaly",
+        "orbion",
+        "plus",
+        "kestrel",
+        "freight",
+        "valtrix",
+        "sonderberg",
+        "halvorsen",
+        "group",
+        "quillon",
+        "tech",
+        "marisol",
+        "ortega",
+        "zentrope",
+        "duvall",
+        "insurance",
+        "amberlight",
+        "corvanta",
+        "pinnacle",
+        "ridge",
+        "oberlin",
+        "trivella",
+    ]
+)
+#: Carrier phrases for dictionary words (not the hot-word benchmark's templates).
+_CARRIERS = [
+    "{}",
+    "{}",
+    "{} please",
+    "it's called {}",
+    "the name is {}",
+    "i'm calling about {}",
+    "can you look up {}",
+    "put me through to {}",
+    "that's {}",
+    "we talked about {} yesterday",
+    "send it to {}",
+    "does {} work",
+]
+
+
+def dictionary_words(path: Path = CMUDICT) -> list[str]:
+    """Plain a-z/apostrophe headwords of the CMU dictionary (empty if it is not installed)."""
+    if not path.exists():
+        return []
+    words = {line.split(" ", 1)[0] for line in path.read_text(errors="replace").splitlines()}
+    return sorted(w for w in words if w and set(w) <= set("abcdefghijklmnopqrstuvwxyz'"))
+
+
+def word_utterances(seed: int, count: int, path: Path = CMUDICT) -> Iterator[Utterance]:
+    """Dictionary words no generator list has (mostly rare words and surnames), one to three
+    in a carrier phrase: they teach the model to spell what it hears, not a fixed vocabulary,
+    which is what names, hot words and real callers' words need."""
+    vocabulary = [
+        w
+        for w in dictionary_words(path)
+        if 3 <= len(w) <= 14 and w not in HELD_OUT_WORDS and re.search("[aeiouy]", w)
+    ]
+    if count and not vocabulary:
+        raise FileNotFoundError(
+            f"{path} is missing: install Debian's pocketsphinx-en-us for the word clips"
+        )
+    rng = random.Random(seed)  # noqa: S311 (training-data randomness, not security)
+    for _ in range(count):
+        words = " ".join(rng.choices(vocabulary, k=rng.choice([1, 1, 2, 2, 3])))
+        yield Utterance(text=normalise(rng.choice(_CARRIERS).format(words)), domain="words")

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from recognizer.training.dataset import Example, batches, encode_text, load_examples
-from recognizer.training.metrics import domain_scores, greedy
+from recognizer.training.metrics import greedy, scores_by_group
 from recognizer.training.model import ModelConfig, Upper, WhisperCTC, build_pretrained
 
 
@@ -79,7 +79,7 @@ def evaluate_upper(upper: Upper, examples: list[Example]) -> dict[str, float]:
             refs.append(e.text)
             hyps.append(greedy(upper(e.hidden.float()[None])[0].numpy()))
     upper.train()
-    return domain_scores(refs, hyps, [e.domain for e in examples])
+    return scores_by_group(refs, hyps, [e.domain for e in examples])
 
 
 def _save(
@@ -161,8 +161,8 @@ def train(
             if step % config.eval_every == 0:
                 scores = evaluate_upper(upper, dev_set)
                 log(f"dev step {step}: " + " ".join(f"{k} {v:.3f}" for k, v in scores.items()))
-                if scores["wer"] < best:
-                    best = scores["wer"]
+                if scores["all"] < best:
+                    best = scores["all"]
                     _save(
                         run_dir / "best.pt",
                         model,
@@ -182,11 +182,11 @@ def train(
     scores = evaluate_upper(upper, dev_set)
     log(f"final dev step {step}: " + " ".join(f"{k} {v:.3f}" for k, v in scores.items()))
     _save(ckpt, model, optimizer, {"step": step, "epoch": epoch, "best": best})
-    if scores["wer"] < best:
+    if scores["all"] < best:
         _save(
             run_dir / "best.pt",
             model,
             optimizer,
-            {"step": step, "epoch": epoch, "best": scores["wer"]},
+            {"step": step, "epoch": epoch, "best": scores["all"]},
         )
     return run_dir / "best.pt" if (run_dir / "best.pt").exists() else ckpt

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from bench.hotwords import CALIBRATION_NAMES, NAMES
 from recognizer.training.synth import plan
+from recognizer.training.text import HELD_OUT_WORDS
 
 
 def test_more_training_clips_keep_the_planned_ones_and_the_dev_set() -> None:
@@ -22,3 +24,24 @@ def test_dev_clips_use_only_held_out_voices_and_train_clips_never_do() -> None:
     assert dev_voices and all(v.dev for v in dev_voices)
     assert train_voices and not any(v.dev for v in train_voices)
     assert len({v.family for v in dev_voices}) >= 5  # a held-out voice per engine family
+
+
+def test_word_streams_leave_the_other_clips_alone_and_hold_out_the_benchmark_names() -> None:
+    base = plan(40, 12)
+    jobs = plan(40, 12, word_count=60, dev_word_count=10)
+    assert [j for j in jobs if not j.stream] == base
+    words = [j for j in jobs if j.stream == "words"]
+    dev_words = [j for j in jobs if j.stream == "devwords"]
+    assert len(words) == 60 and len(dev_words) == 10
+    assert all(j.split == "train" and not j.voice.dev for j in words)
+    assert all(j.split == "dev" and j.voice.dev for j in dev_words)
+    # their own files: a word clip never overwrites the IVR clip of the same index
+    assert {j.stem for j in words}.isdisjoint(j.stem for j in base)
+    vocabulary = {w for j in words + dev_words for w in j.text.split()}
+    assert len(vocabulary) > 60  # an open vocabulary, not a word list
+    assert vocabulary.isdisjoint(HELD_OUT_WORDS)
+
+
+def test_held_out_words_cover_every_hot_word_benchmark_name() -> None:
+    for name in NAMES + CALIBRATION_NAMES:
+        assert set(name.split()) <= HELD_OUT_WORDS, name
