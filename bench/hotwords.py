@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import soxr
 
 from ivr.api.service import recognizer_options
@@ -102,7 +103,7 @@ PLAIN = [
 DEFAULT_VOICES = "flite:awb,mbrola:mb-us3,pico:en-GB,festival:don_diphone,espeak:en-gb-scotland"
 
 
-def synthesize(text: str, voice: str, path: Path) -> np.ndarray:
+def synthesize(text: str, voice: str, path: Path) -> npt.NDArray[np.float32]:
     """Speech by `engine:voice`, through a mu-law telephone channel, at 16 kHz."""
     engine, name = voice.split(":", 1)
     if engine == "flite":

@@ -101,7 +101,11 @@ def telephone(audio: Audio, snr_db: float, rng: np.random.Generator) -> Audio:
     hum = np.sin(2 * np.pi * 60 * np.arange(len(narrow)) / 8000)
     noise = (noise + 0.5 * hum) * np.sqrt(power / 10 ** (snr_db / 10) / 1.125)
     coded = decode_bytes(encode_mulaw(to_int16((narrow + noise).astype(np.float32))), "pcmu")
-    return soxr.resample(coded, 8000, 16000).astype(np.float32)
+    return np.asarray(soxr.resample(coded, 8000, 16000), dtype=np.float32)
+
+
+def _webrtc_labels(mode: int) -> Callable[[Audio], list[bool]]:
+    return lambda audio: frame_labels(WebrtcDetector(mode).is_speech, audio)
 
 
 def main() -> None:
@@ -113,8 +117,7 @@ def main() -> None:
     truth = [frame_labels(EnergyDetector(-45.0).is_speech, a) for a in clean]
     silero = SileroFrames()
     detectors: dict[str, Callable[[Audio], list[bool]]] = {
-        f"webrtcvad-{m}": (lambda a, m=m: frame_labels(WebrtcDetector(m).is_speech, a))
-        for m in (1, 2, 3)
+        f"webrtcvad-{m}": _webrtc_labels(m) for m in (1, 2, 3)
     }
     detectors["energy -35 dB"] = lambda a: frame_labels(EnergyDetector(-35.0).is_speech, a)
     detectors["silero (onnx)"] = silero.labels

@@ -27,7 +27,7 @@ export PATH="$PWD/$VENV/bin:$PATH"
 
 echo "== ruff"; ruff check ivr recognizer dialogs hotwords bench tests
 echo "== ruff format"; ruff format --check ivr recognizer dialogs hotwords bench tests
-echo "== mypy"; mypy ivr recognizer dialogs hotwords
+echo "== mypy"; mypy ivr recognizer dialogs hotwords bench
 echo "== static checks (containers, manifests, workflows, security)"; bash scripts/checks.sh
 echo "== pytest"
 set +e
