@@ -159,6 +159,7 @@ def cmd_realspeech(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    from recognizer.decoding import DecoderOptions
     from recognizer.training import evaluate as ev
 
     sess = ev.session(args.out / "model.onnx")
@@ -172,7 +173,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         config_path.write_text(json.dumps(config, indent=2) + "\n")
     decoder = ev.build_decoder(args.out, config["alpha"], config["beta"])
     report["alpha"], report["beta"] = config["alpha"], config["beta"]
-    token_min_logp = float(config.get("token_min_logp", -5.0))
+    token_min_logp = float(config.get("token_min_logp", DecoderOptions.token_min_logp))
     report["token_min_logp"] = token_min_logp
     report["dev_greedy"] = ev.scores(dev)
     report["dev_lm"] = ev.scores(dev, decoder, token_min_logp=token_min_logp)

@@ -20,6 +20,7 @@ import onnxruntime as ort
 import soundfile as sf
 import soxr
 
+from recognizer.decoding import DecoderOptions
 from recognizer.engines import model_file, read_config
 from recognizer.features import MODEL_SAMPLE_RATE, log_mel, to_model_rate
 from recognizer.training.augment import LINE_RATE
@@ -84,7 +85,10 @@ def build_decoder(model_dir: Path, alpha: float, beta: float) -> Any:
 
 
 def scores(
-    items: list[Item], decoder: Any = None, beam_width: int = 24, token_min_logp: float = -5.0
+    items: list[Item],
+    decoder: Any = None,
+    beam_width: int = 24,
+    token_min_logp: float = DecoderOptions.token_min_logp,
 ) -> dict[str, float]:
     """WER overall and per group, and CER overall; greedy or with the beam-search ``decoder``
     (beam width as the service's default)."""
@@ -101,7 +105,7 @@ def tune(items: list[Item], model_dir: Path) -> tuple[float, float, float, float
     """Grid-search alpha, beta and token_min_logp on dev; returns (alpha, beta,
     token_min_logp, wer). The last matters: at pyctcdecode's -5 the beam never tries a letter
     the model gives under 0.7 %, so the LM cannot bring back a half-heard word."""
-    best = (0.5, 1.0, -5.0, float("inf"))
+    best = (0.5, 1.0, DecoderOptions.token_min_logp, float("inf"))
     for alpha, beta in itertools.product((0.2, 0.4, 0.6, 0.9), (0.0, 1.0, 2.0, 3.0)):
         decoder = build_decoder(model_dir, alpha, beta)
         for token_min_logp in (-5.0, -7.0, -9.0):

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from recognizer.decoding import DecoderOptions
 from recognizer.features import HOP, LOG_FLOOR, MODEL_SAMPLE_RATE, N_FFT, N_MELS
 from recognizer.training.model import (
     LABELS,
@@ -39,7 +40,7 @@ class DecoderSettings:
     beam_width: int = 32
     #: letters less likely than this in a frame are not tried by the beam (pyctcdecode's
     #: ``token_min_logp``); tuned with alpha and beta
-    token_min_logp: float = -5.0
+    token_min_logp: float = DecoderOptions.token_min_logp
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> DecoderSettings:
