@@ -41,12 +41,15 @@ def error_rate(refs: list[str], hyps: list[str], unit: str = "word") -> float:
 
 
 def scores_by_group(refs: list[str], hyps: list[str], groups: list[str]) -> dict[str, float]:
-    """WER (``all``) and CER overall, and WER per group (text domain, real-speech source).
+    """WER (``all``, ``<group>``) and CER (``cer``, ``<group>_cer``) overall and per group (text
+    domain, real-speech source).
 
     CER too: on isolated words one wrong letter is a whole word wrong, so WER hides progress.
     """
     result = {"all": error_rate(refs, hyps), "cer": error_rate(refs, hyps, "char")}
     for group in sorted(set(groups)):
         pairs = [(r, h) for r, h, g in zip(refs, hyps, groups, strict=True) if g == group]
-        result[group] = error_rate([p[0] for p in pairs], [p[1] for p in pairs])
+        group_refs, group_hyps = [p[0] for p in pairs], [p[1] for p in pairs]
+        result[group] = error_rate(group_refs, group_hyps)
+        result[f"{group}_cer"] = error_rate(group_refs, group_hyps, "char")
     return result
