@@ -210,13 +210,14 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--train-clips", type=int, default=52000)
+    parser.add_argument("--train-clips", type=int, default=32000)
     parser.add_argument("--dev-clips", type=int, default=500)
     parser.add_argument(
         "--word-clips",
         type=int,
-        default=12000,
-        help="synth: training clips of dictionary words in carrier phrases",
+        default=0,
+        help="synth: training clips of dictionary words in carrier phrases (the shipped model "
+        "has none: see its model card)",
     )
     parser.add_argument(
         "--dev-word-clips",
