@@ -90,8 +90,8 @@ def scores(
     beam_width: int = 24,
     token_min_logp: float = DecoderOptions.token_min_logp,
 ) -> dict[str, float]:
-    """WER overall and per group, and CER overall; greedy or with the beam-search ``decoder``
-    (beam width as the service's default)."""
+    """WER and CER overall and per group (``metrics.scores_by_group``); greedy or with the
+    beam-search ``decoder`` (beam width as the service's default)."""
     hyps = [
         greedy(i.log_probs) if decoder is None
         else " ".join(decoder.decode(i.log_probs, beam_width=beam_width,

@@ -710,12 +710,14 @@ def word_utterances(seed: int, count: int, path: Path = CMUDICT) -> Iterator[Utt
     """Dictionary words no generator list has (mostly rare words and surnames), one to three
     in a carrier phrase: they teach the model to spell what it hears, not a fixed vocabulary,
     which is what names, hot words and real callers' words need."""
+    if count == 0:  # no word clips planned: do not read the dictionary
+        return
     vocabulary = [
         w
         for w in dictionary_words(path)
         if 3 <= len(w) <= 14 and w not in HELD_OUT_WORDS and re.search("[aeiouy]", w)
     ]
-    if count and not vocabulary:
+    if not vocabulary:
         raise FileNotFoundError(
             f"{path} is missing: install Debian's pocketsphinx-en-us for the word clips"
         )
