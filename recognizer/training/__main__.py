@@ -52,10 +52,24 @@ def cmd_train(args: argparse.Namespace) -> None:
     from recognizer.training.model import ModelConfig
     from recognizer.training.train import TrainConfig, train
 
+    weights = tuple(_domain_weight(item) for item in args.domain_weight)
     config = TrainConfig(model=ModelConfig(frozen_layers=args.frozen_layers), minutes=args.minutes,
-                         total_steps=args.steps)  # fmt: skip
+                         total_steps=args.steps, head_lr=TrainConfig.head_lr * args.lr_scale,
+                         block_lr=TrainConfig.block_lr * args.lr_scale,
+                         domain_weights=weights)  # fmt: skip
     init = Path(str(args.init)) if args.init is not None else None
     train(args.cache / "features", args.cache / "runs", config, log=_log, init=init)
+
+
+def _domain_weight(item: str) -> tuple[str, float]:
+    domain, _, weight = item.partition("=")
+    try:
+        value = float(weight)
+    except ValueError:
+        value = -1.0
+    if not domain or value < 0:
+        raise SystemExit(f"--domain-weight {item!r}: expected DOMAIN=WEIGHT, e.g. ivr=1.5")
+    return domain, value
 
 
 def _checkpoint(args: argparse.Namespace) -> Path:
@@ -228,6 +242,14 @@ def main() -> None:
     parser.add_argument("--frozen-layers", type=int, default=4)
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument(
+        "--domain-weight", action="append", default=[], metavar="DOMAIN=WEIGHT",
+        help="train: draw each example of DOMAIN (ivr, general, words) this often per epoch",
+    )  # fmt: skip
+    parser.add_argument(
+        "--lr-scale", type=float, default=1.0,
+        help="train: multiply both learning rates (e.g. 0.5 to continue from a trained model)",
+    )  # fmt: skip
     parser.add_argument("--lm-sentences", type=int, default=300000)
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument(

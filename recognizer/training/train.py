@@ -39,6 +39,21 @@ class TrainConfig:
     time_mask_width: int = 8
     dropout: float = 0.1
     seed: int = 0
+    #: How often each example of a domain is drawn per epoch (1 when not listed); a fraction
+    #: is drawn at random each epoch. Keeps the IVR share of batches when other domains grow.
+    domain_weights: tuple[tuple[str, float], ...] = ()
+
+
+def weighted_epoch(
+    examples: list[Example], weights: dict[str, float], rng: random.Random
+) -> list[Example]:
+    """One epoch's examples: each repeated by its domain's weight (fractions drawn at random)."""
+    epoch: list[Example] = []
+    for e in examples:
+        weight = weights.get(e.domain, 1.0)
+        copies = int(weight) + (rng.random() < weight - int(weight))
+        epoch.extend([e] * copies)
+    return epoch
 
 
 def _pad(examples: list[Example]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -139,7 +154,8 @@ def train(
     running = 0.0
     while step < config.total_steps:
         order = random.Random(config.seed + epoch)  # noqa: S311 (training-data randomness, not security)
-        for batch in batches(train_set, config.max_frames, order):
+        epoch_set = weighted_epoch(train_set, dict(config.domain_weights), order)
+        for batch in batches(epoch_set, config.max_frames, order):
             hidden, mask, lengths = _pad(batch)
             targets = [torch.tensor(encode_text(e.text)) for e in batch]
             log_probs = upper(_spec_augment(hidden, lengths, config), mask)
