@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(redis-server prometheus espeak-ng flite sox graphviz libsndfile1 pocketsphinx-en-us)
+APT_PACKAGES=(redis-server prometheus espeak-ng flite sox graphviz libsndfile1 pocketsphinx-en-us
+  wordnet-base fortunes)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

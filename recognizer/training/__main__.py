@@ -34,7 +34,8 @@ def cmd_synth(args: argparse.Namespace) -> None:
     from recognizer.training.synth import synthesise
 
     synthesise(args.cache / "synth", args.train_clips, args.dev_clips, args.word_clips,
-               args.dev_word_clips, workers=args.workers,
+               args.dev_word_clips, args.sentence_clips, args.dev_sentence_clips,
+               workers=args.workers,
                progress=lambda done, total: _log(f"synth {done}/{total}"))  # fmt: skip
 
 
@@ -239,6 +240,14 @@ def main() -> None:
         default=200,
         help="synth: held-out-voice clips of dictionary words (dev domain 'words')",
     )
+    parser.add_argument(
+        "--sentence-clips", type=int, default=0,
+        help="synth: training clips of natural sentences (WordNet usage examples, fortunes)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dev-sentence-clips", type=int, default=200,
+        help="synth: held-out-voice clips of held-out sentences (dev domain 'sentences')",
+    )  # fmt: skip
     parser.add_argument("--frozen-layers", type=int, default=4)
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--steps", type=int, default=6000)

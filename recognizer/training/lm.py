@@ -11,7 +11,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from recognizer.training.text import dictionary_words, lm_corpus
+from recognizer.training.text import dictionary_words, lm_corpus, split_sentences
 
 KENLM_VERSION = "0.3.0"
 ORDER = 4
@@ -43,11 +43,15 @@ def build_tools(work_dir: Path) -> Path:
     return bin_dir
 
 
-def write_corpus(path: Path, sentences: int, seed: int = 99) -> Path:
-    """One normalised sentence per line; a different seed from the acoustic training texts."""
+def write_corpus(path: Path, sentences: int, seed: int = 99, natural: bool = True) -> Path:
+    """One normalised sentence per line: the generators (a different seed from the acoustic
+    training texts), then, with ``natural``, the training split of the natural-sentence corpus
+    (real phrasing beyond the generators' templates; the dev split stays out)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as handle:
         for line in lm_corpus(seed, sentences):
+            handle.write(line + "\n")
+        for line in split_sentences("train") if natural else ():
             handle.write(line + "\n")
         for word in dictionary_words():  # known words with a small unigram probability, not <unk>
             handle.write(word + "\n")

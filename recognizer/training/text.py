@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -613,7 +614,7 @@ class Utterance:
     """One sentence to synthesise and the domain it stands for in evaluation."""
 
     text: str
-    domain: str  # "ivr" or "general"
+    domain: str  # "ivr", "general", "words" or "sentences"
 
 
 def generate(seed: int, count: int, general_share: float = 0.3) -> Iterator[Utterance]:
@@ -725,3 +726,54 @@ def word_utterances(seed: int, count: int, path: Path = CMUDICT) -> Iterator[Utt
     for _ in range(count):
         words = " ".join(rng.choices(vocabulary, k=rng.choice([1, 1, 2, 2, 3])))
         yield Utterance(text=normalise(rng.choice(_CARRIERS).format(words)), domain="words")
+
+
+#: Natural English sentences from Debian packages (``wordnet-base``: the usage examples of
+#: WordNet's glosses; ``fortunes``): real phrasing over a vocabulary of tens of thousands of
+#: words, for the "sentences" stream.
+WORDNET_DIR = Path("/usr/share/wordnet")
+FORTUNES_DIR = Path("/usr/share/games/fortunes")
+
+
+def corpus_sentences(wordnet: Path = WORDNET_DIR, fortunes: Path = FORTUNES_DIR) -> list[str]:
+    """Normalised, de-duplicated sentences of 2-20 words without held-out words, sorted."""
+    raw: list[str] = []
+    for data in sorted(wordnet.glob("data.*")):
+        for line in data.read_text(encoding="latin-1").splitlines():
+            if not line.startswith("  ") and "|" in line:
+                raw += re.findall(r'"([^"]+)"', line.split("|", 1)[1])
+    if fortunes.is_dir():
+        for path in sorted(p for p in fortunes.iterdir() if p.is_file() and not p.suffix):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for fortune in text.split("\n%\n"):
+                body = fortune.split("\t\t--")[0].split("\n--")[0]
+                if re.search(r"[<>{}\[\]|@#$^*_=\\/~`]", body):
+                    continue  # code, ASCII art, addresses
+                raw += re.split(r"(?<=[.!?])\s+", " ".join(body.split()))
+    sentences = set()
+    for sentence in raw:
+        text = normalise(sentence)
+        words = text.split()
+        if 2 <= len(words) <= 20 and not HELD_OUT_WORDS.intersection(words):
+            sentences.add(text)
+    return sorted(sentences)
+
+
+def split_sentences(split: str) -> list[str]:
+    """The corpus sentences of one split: one in ten (by a hash of its text) is dev, so the
+    training clips and the LM never see a dev sentence."""
+    return [s for s in corpus_sentences() if (zlib.crc32(s.encode()) % 10 == 0) == (split == "dev")]
+
+
+def sentence_utterances(seed: int, count: int, split: str) -> Iterator[Utterance]:
+    """Corpus sentences of ``split`` in random order."""
+    if count == 0:
+        return
+    pool = split_sentences(split)
+    if not pool:
+        raise FileNotFoundError(
+            f"no sentences under {WORDNET_DIR}: install Debian's wordnet-base and fortunes"
+        )
+    rng = random.Random(seed)  # noqa: S311 (training-data randomness, not security)
+    for _ in range(count):
+        yield Utterance(text=rng.choice(pool), domain="sentences")

@@ -33,3 +33,14 @@ def test_pyctcdecode_builds_a_decoder_from_the_files() -> None:
         labels, str(MODEL_DIR / "lm.bin"), unigrams, alpha=config["alpha"], beta=config["beta"]
     )
     assert decoder is not None
+
+
+def test_lm_corpus_has_natural_training_sentences_and_no_dev_sentence(tmp_path: Path) -> None:
+    from recognizer.training.lm import write_corpus
+    from recognizer.training.text import split_sentences
+
+    lines = set(write_corpus(tmp_path / "corpus.txt", 50).read_text().splitlines())
+    train, dev = split_sentences("train"), split_sentences("dev")
+    assert len(dev) > 1000 and len(train) > 9 * len(dev) * 0.8
+    assert set(train) <= lines
+    assert lines.isdisjoint(dev)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bench.hotwords import CALIBRATION_NAMES, NAMES
 from recognizer.training.synth import plan
-from recognizer.training.text import HELD_OUT_WORDS
+from recognizer.training.text import ALPHABET, HELD_OUT_WORDS
 
 
 def test_more_training_clips_keep_the_planned_ones_and_the_dev_set() -> None:
@@ -45,3 +45,20 @@ def test_word_streams_leave_the_other_clips_alone_and_hold_out_the_benchmark_nam
 def test_held_out_words_cover_every_hot_word_benchmark_name() -> None:
     for name in NAMES + CALIBRATION_NAMES:
         assert set(name.split()) <= HELD_OUT_WORDS, name
+
+
+def test_sentence_streams_never_share_a_sentence_and_leave_the_other_clips_alone() -> None:
+    base = plan(40, 12, word_count=5, dev_word_count=5)
+    jobs = plan(40, 12, word_count=5, dev_word_count=5, sentence_count=300, dev_sentence_count=50)
+    assert [j for j in jobs if j.stream not in ("sentences", "devsentences")] == base
+    train = [j for j in jobs if j.stream == "sentences"]
+    dev = [j for j in jobs if j.stream == "devsentences"]
+    assert len(train) == 300 and len(dev) == 50
+    assert all(j.domain == "sentences" for j in train + dev)
+    assert all(j.split == "train" and not j.voice.dev for j in train)
+    assert all(j.split == "dev" and j.voice.dev for j in dev)
+    assert {j.text for j in train}.isdisjoint(j.text for j in dev)
+    vocabulary = {w for j in train + dev for w in j.text.split()}
+    assert len(vocabulary) > 500  # real phrasing over an open vocabulary
+    assert vocabulary.isdisjoint(HELD_OUT_WORDS)
+    assert all(set(j.text) <= set(ALPHABET) for j in train + dev)
