@@ -84,6 +84,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     from recognizer.training.export import (
         CHECKPOINT_NAME,
         DecoderSettings,
+        average_runs,
         export_torchscript,
         model_from_run,
         write_runtime_files,
@@ -91,7 +92,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     from recognizer.training.model import interpolate_pretrained
 
     checkpoint = _checkpoint(args)
-    model = model_from_run(checkpoint)
+    model = average_runs([checkpoint, *(Path(str(p)) for p in args.average)])
     if args.fine_tuned_weight != 1.0:  # out-of-range weights are refused there
         interpolate_pretrained(model, args.fine_tuned_weight)
     previous = args.out / "config.json"
@@ -103,7 +104,8 @@ def cmd_export(args: argparse.Namespace) -> None:
     if args.torchscript:
         shipped = model_from_run(args.out / CHECKPOINT_NAME)
         export_torchscript(shipped, args.out / "model.torchscript.pt")
-    _log(f"exported {checkpoint} to {args.out}")
+    averaged = f" averaged with {', '.join(map(str, args.average))}" if args.average else ""
+    _log(f"exported {checkpoint}{averaged} to {args.out}")
     if args.handoff is not None:
         handoff(args.out, args.cache, Path(args.handoff))
 
@@ -269,6 +271,10 @@ def main() -> None:
         "--fine-tuned-weight", type=float, default=1.0,
         help="export: weight of the fine-tuned blocks against Whisper's own (WiSE-FT); 1 keeps"
         " them as trained",
+    )  # fmt: skip
+    parser.add_argument(
+        "--average", action="append", default=[], metavar="CHECKPOINT",
+        help="export: average the checkpoint's trained weights with these (repeatable)",
     )  # fmt: skip
     parser.add_argument("--handoff", default=None, help="also copy runtime files here")
     parser.add_argument("--tune", action="store_true", help="tune alpha/beta on dev first")

@@ -64,6 +64,23 @@ def model_from_run(checkpoint: Path) -> WhisperCTC:
     return model.eval()
 
 
+def average_runs(checkpoints: list[Path]) -> WhisperCTC:
+    """The plain mean of the trained weights of several checkpoints of one architecture (a
+    "model soup"): points of one run, or of runs that continue each other, average into a model
+    that is often better than each; the default model is such an average (its model card)."""
+    models = [model_from_run(path) for path in checkpoints]
+    layers = {m.config.frozen_layers for m in models}
+    if len(layers) != 1:
+        raise ValueError(
+            f"cannot average {[str(p) for p in checkpoints]}: they train different blocks "
+            f"(frozen layers {sorted(layers)}); average checkpoints of one configuration"
+        )
+    states = [m.upper.state_dict() for m in models]
+    mean = {name: sum(s[name].float() for s in states) / len(states) for name in states[0]}
+    models[0].upper.load_state_dict(mean)
+    return models[0].eval()
+
+
 def save_checkpoint(model: WhisperCTC, path: Path, extra: dict[str, Any]) -> None:
     """The small shippable checkpoint: fine-tuned tensors in fp16 + frozen tensor names."""
     frozen = sorted(

@@ -15,13 +15,20 @@ import torch
 from recognizer.features import log_mel, to_model_rate
 from recognizer.training.export import (
     CHECKPOINT_NAME,
+    average_runs,
     export_onnx,
     export_torchscript,
     load_torchscript,
     model_from_run,
 )
 from recognizer.training.metrics import error_rate, greedy
-from recognizer.training.model import LABELS, WhisperCTC, build_pretrained, interpolate_pretrained
+from recognizer.training.model import (
+    LABELS,
+    ModelConfig,
+    WhisperCTC,
+    build_pretrained,
+    interpolate_pretrained,
+)
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "recognizer" / "models" / "default"
 
@@ -132,3 +139,25 @@ def test_interpolation_moves_the_blocks_toward_whisper_and_keeps_the_head() -> N
     assert torch.allclose(trained.upper.state_dict()[name], pretrained[name])
     with pytest.raises(ValueError, match=r"within 0\.\.1"):
         interpolate_pretrained(trained, 1.5)
+
+
+def test_averaging_checkpoints_takes_the_mean_of_the_trained_weights(tmp_path: Path) -> None:
+    shipped = model_from_run(MODEL_DIR / CHECKPOINT_NAME)
+    moved = {k: v.clone() for k, v in shipped.upper.state_dict().items()}
+    moved["head.weight"] += 1.0
+    moved["blocks.0.fc1.weight"] *= 3.0
+    other = tmp_path / "other.pt"
+    torch.save({"upper": moved, "frozen_layers": shipped.config.frozen_layers}, other)
+    soup = average_runs([MODEL_DIR / CHECKPOINT_NAME, other]).upper.state_dict()
+    base = shipped.upper.state_dict()
+    assert torch.allclose(soup["head.weight"], base["head.weight"] + 0.5)
+    assert torch.allclose(soup["blocks.0.fc1.weight"], 2.0 * base["blocks.0.fc1.weight"])
+    assert torch.equal(soup["blocks.1.fc2.bias"], base["blocks.1.fc2.bias"])
+
+
+def test_averaging_refuses_checkpoints_that_train_different_blocks(tmp_path: Path) -> None:
+    deeper = build_pretrained(ModelConfig(frozen_layers=3))
+    path = tmp_path / "deeper.pt"
+    torch.save({"upper": deeper.upper.state_dict(), "frozen_layers": 3}, path)
+    with pytest.raises(ValueError, match=r"frozen layers \[3, 4\]"):
+        average_runs([MODEL_DIR / CHECKPOINT_NAME, path])
