@@ -54,31 +54,38 @@ class DecoderSettings:
 
 def model_from_run(checkpoint: Path) -> WhisperCTC:
     """Full model from a training checkpoint (run state or the shipped fp16 file)."""
+    layers, upper = _trained_part(checkpoint)
+    model = build_pretrained(ModelConfig(frozen_layers=layers))
+    model.upper.load_state_dict(upper)
+    return model.eval()
+
+
+def _trained_part(checkpoint: Path) -> tuple[int, dict[str, torch.Tensor]]:
+    """A checkpoint's frozen-layer count and trained tensors (fp32), either format."""
     payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    model = build_pretrained(ModelConfig(frozen_layers=int(payload["frozen_layers"])))
     if "upper" in payload:
-        model.upper.load_state_dict(payload["upper"])
+        upper = {k: v.float() for k, v in payload["upper"].items()}
     else:
         upper = {k[len("upper.") :]: v.float() for k, v in payload["trainable"].items()}
-        model.upper.load_state_dict(upper)
-    return model.eval()
+    return int(payload["frozen_layers"]), upper
 
 
 def average_runs(checkpoints: list[Path]) -> WhisperCTC:
     """The plain mean of the trained weights of several checkpoints of one architecture (a
     "model soup"): points of one run, or of runs that continue each other, average into a model
     that is often better than each; the default model is such an average (its model card)."""
-    models = [model_from_run(path) for path in checkpoints]
-    layers = {m.config.frozen_layers for m in models}
+    parts = [_trained_part(path) for path in checkpoints]
+    layers = {layer for layer, _ in parts}
     if len(layers) != 1:
         raise ValueError(
             f"cannot average {[str(p) for p in checkpoints]}: they train different blocks "
             f"(frozen layers {sorted(layers)}); average checkpoints of one configuration"
         )
-    states = [m.upper.state_dict() for m in models]
-    mean = {name: sum(s[name].float() for s in states) / len(states) for name in states[0]}
-    models[0].upper.load_state_dict(mean)
-    return models[0].eval()
+    states = [upper for _, upper in parts]
+    mean = {name: sum(s[name] for s in states) / len(states) for name in states[0]}
+    model = build_pretrained(ModelConfig(frozen_layers=layers.pop()))
+    model.upper.load_state_dict(mean)
+    return model.eval()
 
 
 def save_checkpoint(model: WhisperCTC, path: Path, extra: dict[str, Any]) -> None:
