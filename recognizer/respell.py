@@ -26,19 +26,23 @@ from recognizer.phrases import Hotword
 
 FloatArray = npt.NDArray[np.float32]
 #: Allowed cost (nats below the best path) per letter of a phrase: it grows with the boost and
-#: saturates, ALLOWANCE_MAX * (1 - exp(-ALLOWANCE_RATE * boost)): about 1.1 at boost 2, 3.0 at
-#: 10, 3.5 at 20. Past about 3.5 nats per letter impostors pass as often as real names. Calibrated
-#: with `python -m bench.hotwords --names calibration` (training voices, names the benchmark does
-#: not use) for the model shipped on 2026-12-07 06:30: the most recall (50 %) with at most 1 %
-#: false insertions at boost 10, together with MIN_SIMILARITY.
-ALLOWANCE_MAX = 3.6
+#: saturates, ALLOWANCE_MAX * (1 - exp(-ALLOWANCE_RATE * boost)): about 0.9 at boost 2, 2.4 at
+#: 10, 2.8 at 20. Past about 3 nats per letter impostors pass as often as real names.
+#: Calibrated with `python -m bench.hotwords --names calibration` (training voices, names the
+#: benchmark does not use, two voice sets) for the model shipped on 2026-12-07 12:50: the most
+#: recall with at most 1 % false insertions at boost 10, together with MIN_SIMILARITY and
+#: GAP_PENALTY.
+ALLOWANCE_MAX = 2.9
 ALLOWANCE_RATE = 0.18
+#: Taken off the allowance per letter when the phrase would cover no decoded word at all (an
+#: insertion into what the beam heard as a pause): most such matches are impostors.
+GAP_PENALTY = 0.5
 #: Cost of each decoded word the phrase would swallow beyond its own word count: a phrase must
 #: be worth losing a word that the language model liked.
 SWALLOW_PENALTY = 4.0
 #: The decoded words a phrase replaces must resemble its words this much (difflib ratio of the
 #: letters that differ): cheap letters alone do not turn "premier league" into "premier card".
-MIN_SIMILARITY = 0.6
+MIN_SIMILARITY = 0.5
 #: A decoded word belongs to a match when at least this share of its frames lies inside it.
 COVER_SHARE = 0.5
 _NEG = -1.0e30
@@ -138,12 +142,15 @@ class Respeller:
             [[label_index[c] for c in " ".join(words)] for words, _ in self.phrases]
         )
 
-    def allowance(self, index: int, decoded: Sequence[str] = ()) -> float:
-        """What the phrase may cost: only the letters of its words not decoded already earn
-        it, so the words the model got right do not pay for a word the audio lacks."""
+    def allowance(self, index: int, decoded: Sequence[str] | None = None) -> float:
+        """What the phrase may cost where it covers the `decoded` words (None: not placed
+        yet): only the letters of its words not decoded already earn it, so the words the
+        model got right do not pay for a word the audio lacks."""
         words, boost = self.phrases[index]
         per_letter = ALLOWANCE_MAX * (1.0 - math.exp(-ALLOWANCE_RATE * boost))
-        return per_letter * sum(len(w) for w in words if w not in decoded)
+        if decoded is not None and not decoded:
+            per_letter = max(0.0, per_letter - GAP_PENALTY)
+        return per_letter * sum(len(w) for w in words if w not in (decoded or ()))
 
     def apply(self, spans: list[Span], log_probs: FloatArray) -> list[Span]:
         """The spans with each stretch where the audio allows a hot phrase respelled as it."""

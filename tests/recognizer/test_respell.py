@@ -112,3 +112,13 @@ def test_of_two_phrases_for_one_stretch_the_likelier_wins() -> None:
     respeller = Respeller([Hotword("calloway", 10), Hotword("galloway", 10)], INDEX)
     out = respeller.apply(_spans(log_probs, ["i", "want", "calloway"]), log_probs)
     assert [s.word for s in out] == ["i", "want", "galloway"]
+
+
+def test_a_phrase_put_into_a_pause_must_be_likelier_than_one_over_a_word() -> None:
+    log_probs = spell("i", "want", ambiguous("calloway", "gallowey", 0.05))
+    respeller = Respeller([Hotword("calloway", 3)], INDEX)
+    over_word = respeller.apply(_spans(log_probs, ["i", "want", "gallowey"]), log_probs)
+    into_pause = respeller.apply(_spans(log_probs, ["i", "want"]), log_probs)
+    assert [s.word for s in over_word] == ["i", "want", "calloway"]
+    assert [s.word for s in into_pause] == ["i", "want"]
+    assert respeller.allowance(0, []) < respeller.allowance(0, ["gallowey"])
