@@ -233,8 +233,8 @@ def main() -> None:
         "--word-clips",
         type=int,
         default=0,
-        help="synth: training clips of dictionary words in carrier phrases (the shipped model "
-        "has none: see its model card)",
+        help="synth: training clips of dictionary words in carrier phrases (the shipped model's "
+        "runs used 12000: see its model card)",
     )
     parser.add_argument(
         "--dev-word-clips",
@@ -255,7 +255,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument(
         "--domain-weight", action="append", default=[], metavar="DOMAIN=WEIGHT",
-        help="train: draw each example of DOMAIN (ivr, general, words) this often per epoch",
+        help="train: draw each example of DOMAIN (ivr, general, words, sentences) this often per"
+        " epoch",
     )  # fmt: skip
     parser.add_argument(
         "--lr-scale", type=float, default=1.0,
