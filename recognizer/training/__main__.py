@@ -73,6 +73,16 @@ def _domain_weight(item: str) -> tuple[str, float]:
     return domain, value
 
 
+def _floors(text: str) -> tuple[float, ...]:
+    try:
+        floors = tuple(float(f) for f in text.split(","))
+    except ValueError:
+        floors = ()
+    if not floors or any(f >= 0 for f in floors):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected negative floors, e.g. -5,-7")
+    return floors
+
+
 def _checkpoint(args: argparse.Namespace) -> Path:
     if args.checkpoint is not None:
         return Path(str(args.checkpoint))
@@ -185,7 +195,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     dev = ev.infer_manifest(sess, args.cache / "features" / "dev_manifest.jsonl", "domain")
     report: dict[str, object] = {"dev_clips": len(dev)}
     if args.tune:
-        alpha, beta, token_min_logp, _ = ev.tune(dev[: args.tune_clips], args.out)
+        alpha, beta, token_min_logp, _ = ev.tune(dev[: args.tune_clips], args.out, args.tune_floors)
         config.update(alpha=alpha, beta=beta, token_min_logp=token_min_logp)
         config_path.write_text(json.dumps(config, indent=2) + "\n")
     decoder = ev.build_decoder(args.out, config["alpha"], config["beta"])
@@ -280,6 +290,11 @@ def main() -> None:
     parser.add_argument("--handoff", default=None, help="also copy runtime files here")
     parser.add_argument("--tune", action="store_true", help="tune alpha/beta on dev first")
     parser.add_argument("--tune-clips", type=int, default=200)
+    parser.add_argument(
+        "--tune-floors", type=_floors, default=(-5.0,), metavar="F[,F...]",
+        help="evaluate --tune: the beam letter floors (token_min_logp) to try, e.g. -5,-7,-9;"
+        " lower floors cost capacity (default -5, as shipped)",
+    )  # fmt: skip
     parser.add_argument(
         "--distill-weight",
         type=float,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,14 +102,17 @@ def scores(
     return scores_by_group([i.text for i in items], hyps, [i.group for i in items])
 
 
-def tune(items: list[Item], model_dir: Path) -> tuple[float, float, float, float]:
-    """Grid-search alpha, beta and token_min_logp on dev; returns (alpha, beta,
-    token_min_logp, wer). The last matters: at pyctcdecode's -5 the beam never tries a letter
-    the model gives under 0.7 %, so the LM cannot bring back a half-heard word."""
+def tune(
+    items: list[Item], model_dir: Path, floors: Sequence[float] = (DecoderOptions.token_min_logp,)
+) -> tuple[float, float, float, float]:
+    """Grid-search alpha, beta and token_min_logp (among ``floors``) on dev; returns (alpha,
+    beta, token_min_logp, wer). A lower floor lets the LM bring back a letter the model gave
+    under 0.7 % (-5), but the beam then tries more letters per frame, which costs capacity: so
+    only the shipped floor is tried unless asked."""
     best = (0.5, 1.0, DecoderOptions.token_min_logp, float("inf"))
     for alpha, beta in itertools.product((0.2, 0.4, 0.6, 0.9), (0.0, 1.0, 2.0, 3.0)):
         decoder = build_decoder(model_dir, alpha, beta)
-        for token_min_logp in (-5.0, -7.0, -9.0):
+        for token_min_logp in floors:
             wer = scores(items, decoder, token_min_logp=token_min_logp)["all"]
             if wer < best[3]:
                 best = (alpha, beta, token_min_logp, wer)
