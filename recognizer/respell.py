@@ -28,10 +28,10 @@ FloatArray = npt.NDArray[np.float32]
 #: Allowed cost (nats below the best path) per letter of a phrase: it grows with the boost and
 #: saturates, ALLOWANCE_MAX * (1 - exp(-ALLOWANCE_RATE * boost)): about 0.9 at boost 2, 2.4 at
 #: 10, 2.8 at 20. Past about 3 nats per letter impostors pass as often as real names.
-#: Calibrated with `python -m bench.hotwords --names calibration` (training voices, names the
-#: benchmark does not use, two voice sets) for the model shipped on 2026-12-07 15:30: the most
-#: recall with at most 1 % false insertions at boost 10, together with MIN_SIMILARITY and
-#: GAP_PENALTY.
+#: Calibrated on the sentences of `python -m bench.hotwords --names calibration` (names the
+#: benchmark does not use, two sets of training voices: docs/recognizer.md) for the model shipped
+#: on 2026-12-07 15:30: the most recall with at most 1 % false insertions at boost 10, together
+#: with MIN_SIMILARITY and GAP_PENALTY.
 ALLOWANCE_MAX = 2.9
 ALLOWANCE_RATE = 0.18
 #: Taken off the allowance per letter when the phrase would cover no decoded word at all (an
