@@ -195,7 +195,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     dev = ev.infer_manifest(sess, args.cache / "features" / "dev_manifest.jsonl", "domain")
     report: dict[str, object] = {"dev_clips": len(dev)}
     if args.tune:
-        alpha, beta, token_min_logp, _ = ev.tune(dev[: args.tune_clips], args.out, args.tune_floors)
+        floors = args.tune_floors or (DecoderOptions.token_min_logp,)
+        alpha, beta, token_min_logp, _ = ev.tune(dev[: args.tune_clips], args.out, floors)
         config.update(alpha=alpha, beta=beta, token_min_logp=token_min_logp)
         config_path.write_text(json.dumps(config, indent=2) + "\n")
     decoder = ev.build_decoder(args.out, config["alpha"], config["beta"])
@@ -291,7 +292,7 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true", help="tune alpha/beta on dev first")
     parser.add_argument("--tune-clips", type=int, default=200)
     parser.add_argument(
-        "--tune-floors", type=_floors, default=(-5.0,), metavar="F[,F...]",
+        "--tune-floors", type=_floors, default=None, metavar="F[,F...]",
         help="evaluate --tune: the beam letter floors (token_min_logp) to try, e.g. -5,-7,-9;"
         " lower floors cost capacity (default -5, as shipped)",
     )  # fmt: skip

@@ -54,10 +54,7 @@ class DecoderSettings:
 
 def model_from_run(checkpoint: Path) -> WhisperCTC:
     """Full model from a training checkpoint (run state or the shipped fp16 file)."""
-    layers, upper = _trained_part(checkpoint)
-    model = build_pretrained(ModelConfig(frozen_layers=layers))
-    model.upper.load_state_dict(upper)
-    return model.eval()
+    return average_runs([checkpoint])
 
 
 def _trained_part(checkpoint: Path) -> tuple[int, dict[str, torch.Tensor]]:
