@@ -35,7 +35,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
     synthesise(args.cache / "synth", args.train_clips, args.dev_clips, args.word_clips,
                args.dev_word_clips, args.sentence_clips, args.dev_sentence_clips,
-               workers=args.workers,
+               args.name_clips, args.dev_name_clips, workers=args.workers,
                progress=lambda done, total: _log(f"synth {done}/{total}"))  # fmt: skip
 
 
@@ -261,13 +261,21 @@ def main() -> None:
         "--dev-sentence-clips", type=int, default=200,
         help="synth: held-out-voice clips of held-out sentences (dev domain 'sentences')",
     )  # fmt: skip
+    parser.add_argument(
+        "--name-clips", type=int, default=0,
+        help="synth: training clips of invented names (no dictionary word) in carrier phrases",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dev-name-clips", type=int, default=200,
+        help="synth: held-out-voice clips of invented names (dev domain 'names')",
+    )  # fmt: skip
     parser.add_argument("--frozen-layers", type=int, default=4)
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument(
         "--domain-weight", action="append", default=[], metavar="DOMAIN=WEIGHT",
-        help="train: draw each example of DOMAIN (ivr, general, words, sentences) this often per"
-        " epoch",
+        help="train: draw each example of DOMAIN (ivr, general, words, sentences, names) this"
+        " often per epoch",
     )  # fmt: skip
     parser.add_argument(
         "--lr-scale", type=float, default=1.0,

@@ -19,7 +19,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from recognizer.training.text import Utterance, generate, sentence_utterances, word_utterances
+from recognizer.training.text import (
+    Utterance,
+    generate,
+    name_utterances,
+    sentence_utterances,
+    word_utterances,
+)
 
 CLEAN_RATE = 16000
 
@@ -182,13 +188,13 @@ def _record(job: Job, path: Path) -> dict[str, Any]:
 def plan(
     train_count: int, dev_count: int, word_count: int = 0, dev_word_count: int = 0,
     seed: int = 1234, sentence_count: int = 0, dev_sentence_count: int = 0,
+    name_count: int = 0, dev_name_count: int = 0,
 ) -> list[Job]:  # fmt: skip
     """Assign texts to voices: train voices for train, held-out voices for dev.
 
-    Each stream (IVR/general, dictionary words and corpus sentences, for train and dev) draws
-    from its own
-    generator, so asking for more clips of one keeps every clip already planned (and rendered)
-    and leaves the others, the dev sets included, as they were.
+    Each stream (IVR/general, dictionary words, corpus sentences and invented names, for train
+    and dev) draws from its own generator, so asking for more clips of one keeps every clip
+    already planned (and rendered) and leaves the others, the dev sets included, as they were.
     """
     streams: list[tuple[str, str, Iterator[Utterance], int]] = [
         ("train", "", generate(seed, train_count), seed),
@@ -197,6 +203,8 @@ def plan(
         ("dev", "devwords", word_utterances(seed + 3, dev_word_count), seed + 3),
         ("train", "sentences", sentence_utterances(seed + 4, sentence_count, "train"), seed + 4),
         ("dev", "devsentences", sentence_utterances(seed + 5, dev_sentence_count, "dev"), seed + 5),
+        ("train", "names", name_utterances(seed + 6, name_count), seed + 6),
+        ("dev", "devnames", name_utterances(seed + 7, dev_name_count), seed + 7),
     ]
     jobs: list[Job] = []
     for split, stream, texts, stream_seed in streams:
@@ -219,13 +227,16 @@ def synthesise(
     dev_word_count: int = 0,
     sentence_count: int = 0,
     dev_sentence_count: int = 0,
+    name_count: int = 0,
+    dev_name_count: int = 0,
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Render all planned clips into ``out_dir`` and write ``manifest.jsonl``; resumable."""
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = plan(train_count, dev_count, word_count, dev_word_count,
-                sentence_count=sentence_count, dev_sentence_count=dev_sentence_count)  # fmt: skip
+                sentence_count=sentence_count, dev_sentence_count=dev_sentence_count,
+                name_count=name_count, dev_name_count=dev_name_count)  # fmt: skip
     manifest = out_dir / "manifest.jsonl"
     records: list[dict[str, Any]] = []
     with ProcessPoolExecutor(workers) as pool:

@@ -11,6 +11,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from pathlib import Path
 
 ALPHABET = " 'abcdefghijklmnopqrstuvwxyz"
@@ -777,3 +778,85 @@ def sentence_utterances(seed: int, count: int, split: str) -> Iterator[Utterance
     rng = random.Random(seed)  # noqa: S311 (training-data randomness, not security)
     for _ in range(count):
         yield Utterance(text=rng.choice(pool), domain="sentences")
+
+
+#: Company words that follow an invented name ("zelvora logistics"); none is a benchmark word.
+_NAME_SUFFIXES = [
+    "systems", "labs", "holdings", "partners", "logistics", "energy", "health", "motors",
+    "airlines", "media", "foods", "capital", "industries", "software", "telecom", "pharma",
+    "electric", "consulting", "dental", "realty", "travel", "credit union", "and sons",
+]  # fmt: skip
+#: Carriers for invented names: the way callers and prompts put a name in a sentence (none is a
+#: hot-word benchmark template).
+_NAME_CARRIERS = [
+    *_CARRIERS,
+    "i'd like to talk to someone at {}",
+    "i'm a customer of {}",
+    "this is about my {} account",
+    "connect me with {} please",
+    "i have an order from {}",
+    "is {} open today",
+]
+#: Shortest and longest invented word, and how close one may come to a benchmark word (difflib
+#: ratio): the benchmark's names must stay names the model never heard.
+_NAME_LENGTHS = (4, 10)
+_HELD_OUT_RESEMBLANCE = 0.7
+
+
+class NameInventor:
+    """Pronounceable words that are in no dictionary, like the names companies and products
+    invent ("elactus", "luerina"): a letter trigram chain over the CMU dictionary's words.
+    None is a dictionary word or resembles a word of the hot-word benchmark."""
+
+    def __init__(self, path: Path = CMUDICT) -> None:
+        vocabulary = [w for w in dictionary_words(path) if "'" not in w]
+        if not vocabulary:
+            raise FileNotFoundError(
+                f"{path} is missing: install Debian's pocketsphinx-en-us for the name clips"
+            )
+        self.known = set(vocabulary)
+        self.chain: dict[str, list[str]] = {}
+        for word in vocabulary:
+            padded = f"^^{word}$"
+            for i in range(len(padded) - 2):
+                self.chain.setdefault(padded[i : i + 2], []).append(padded[i + 2])
+
+    def word(self, rng: random.Random) -> str:
+        """One invented word; the same draws of `rng` give the same word."""
+        shortest, longest = _NAME_LENGTHS
+        while True:
+            word = "^^"
+            while not word.endswith("$") and len(word) <= longest + 3:
+                word += rng.choice(self.chain[word[-2:]])
+            word = word.strip("^$")
+            if (
+                shortest <= len(word) <= longest
+                and word not in self.known
+                and re.search("[aeiouy]", word)
+                and not any(
+                    SequenceMatcher(None, word, held).ratio() >= _HELD_OUT_RESEMBLANCE
+                    for held in HELD_OUT_WORDS
+                )
+            ):
+                return word
+
+
+def name_utterances(seed: int, count: int, path: Path = CMUDICT) -> Iterator[Utterance]:
+    """Invented names (an invented word alone, with a company word, after a first name, or two
+    of them) in carrier phrases: hot words are names like these, which no dictionary or LM
+    holds, so the model must learn to spell what it hears in them."""
+    if count == 0:
+        return
+    inventor = NameInventor(path)
+    rng = random.Random(seed)  # noqa: S311 (training-data randomness, not security)
+    for _ in range(count):
+        kind = rng.random()
+        name = inventor.word(rng)
+        if kind < 0.3:
+            name = f"{name} {rng.choice(_NAME_SUFFIXES)}"
+        elif kind < 0.45:
+            name = f"{rng.choice(_FIRST)} {name}"
+        elif kind < 0.55:
+            name = f"{name} {inventor.word(rng)}"
+        text = normalise(rng.choice(_NAME_CARRIERS).format(name))
+        yield Utterance(text=text, domain="names")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+from difflib import SequenceMatcher
+
 from bench.hotwords import CALIBRATION_NAMES, NAMES
 from recognizer.training.synth import plan
-from recognizer.training.text import ALPHABET, HELD_OUT_WORDS
+from recognizer.training.text import ALPHABET, HELD_OUT_WORDS, NameInventor, dictionary_words
 
 
 def test_more_training_clips_keep_the_planned_ones_and_the_dev_set() -> None:
@@ -60,5 +63,36 @@ def test_sentence_streams_never_share_a_sentence_and_leave_the_other_clips_alone
     assert {j.text for j in train}.isdisjoint(j.text for j in dev)
     vocabulary = {w for j in train + dev for w in j.text.split()}
     assert len(vocabulary) > 500  # real phrasing over an open vocabulary
+    assert vocabulary.isdisjoint(HELD_OUT_WORDS)
+    assert all(set(j.text) <= set(ALPHABET) for j in train + dev)
+
+
+def test_name_streams_invent_words_no_dictionary_has_and_leave_the_other_clips_alone() -> None:
+    base = plan(40, 12, word_count=5, dev_word_count=5, sentence_count=5, dev_sentence_count=5)
+    jobs = plan(40, 12, word_count=5, dev_word_count=5, sentence_count=5, dev_sentence_count=5,
+                name_count=300, dev_name_count=40)  # fmt: skip
+    assert [j for j in jobs if j.stream not in ("names", "devnames")] == base
+    train = [j for j in jobs if j.stream == "names"]
+    dev = [j for j in jobs if j.stream == "devnames"]
+    assert len(train) == 300 and len(dev) == 40
+    assert all(j.domain == "names" for j in train + dev)
+    assert all(j.split == "train" and not j.voice.dev for j in train)
+    assert all(j.split == "dev" and j.voice.dev for j in dev)
+    # more name clips keep the ones planned already
+    more = plan(40, 12, word_count=5, dev_word_count=5, sentence_count=5, dev_sentence_count=5,
+                name_count=400, dev_name_count=40)  # fmt: skip
+    assert [j for j in more if j.stream == "names"][:300] == train
+    inventor = NameInventor()
+    rng = random.Random(5)
+    invented = {inventor.word(rng) for _ in range(300)}
+    assert len(invented) > 250  # new words, not a list
+    assert invented.isdisjoint(dictionary_words())
+    assert invented.isdisjoint(HELD_OUT_WORDS)
+    assert all(
+        SequenceMatcher(None, word, held).ratio() < 0.7
+        for word in invented
+        for held in HELD_OUT_WORDS
+    )
+    vocabulary = {w for j in train + dev for w in j.text.split()}
     assert vocabulary.isdisjoint(HELD_OUT_WORDS)
     assert all(set(j.text) <= set(ALPHABET) for j in train + dev)
