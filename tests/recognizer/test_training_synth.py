@@ -6,8 +6,18 @@ import random
 from difflib import SequenceMatcher
 
 from bench.hotwords import CALIBRATION_NAMES, NAMES
-from recognizer.training.synth import plan
+from recognizer.training.synth import Job, plan
 from recognizer.training.text import ALPHABET, HELD_OUT_WORDS, NameInventor, dictionary_words
+
+
+def _stream(jobs: list[Job], name: str, train: int, dev: int) -> tuple[list[Job], list[Job]]:
+    """The train and dev clips of one stream, checked for their counts and voices."""
+    train_jobs = [j for j in jobs if j.stream == name]
+    dev_jobs = [j for j in jobs if j.stream == f"dev{name}"]
+    assert len(train_jobs) == train and len(dev_jobs) == dev
+    assert all(j.split == "train" and not j.voice.dev for j in train_jobs)
+    assert all(j.split == "dev" and j.voice.dev for j in dev_jobs)
+    return train_jobs, dev_jobs
 
 
 def test_more_training_clips_keep_the_planned_ones_and_the_dev_set() -> None:
@@ -33,11 +43,7 @@ def test_word_streams_leave_the_other_clips_alone_and_hold_out_the_benchmark_nam
     base = plan(40, 12)
     jobs = plan(40, 12, word_count=60, dev_word_count=10)
     assert [j for j in jobs if not j.stream] == base
-    words = [j for j in jobs if j.stream == "words"]
-    dev_words = [j for j in jobs if j.stream == "devwords"]
-    assert len(words) == 60 and len(dev_words) == 10
-    assert all(j.split == "train" and not j.voice.dev for j in words)
-    assert all(j.split == "dev" and j.voice.dev for j in dev_words)
+    words, dev_words = _stream(jobs, "words", 60, 10)
     # their own files: a word clip never overwrites the IVR clip of the same index
     assert {j.stem for j in words}.isdisjoint(j.stem for j in base)
     vocabulary = {w for j in words + dev_words for w in j.text.split()}
@@ -54,12 +60,8 @@ def test_sentence_streams_never_share_a_sentence_and_leave_the_other_clips_alone
     base = plan(40, 12, word_count=5, dev_word_count=5)
     jobs = plan(40, 12, word_count=5, dev_word_count=5, sentence_count=300, dev_sentence_count=50)
     assert [j for j in jobs if j.stream not in ("sentences", "devsentences")] == base
-    train = [j for j in jobs if j.stream == "sentences"]
-    dev = [j for j in jobs if j.stream == "devsentences"]
-    assert len(train) == 300 and len(dev) == 50
+    train, dev = _stream(jobs, "sentences", 300, 50)
     assert all(j.domain == "sentences" for j in train + dev)
-    assert all(j.split == "train" and not j.voice.dev for j in train)
-    assert all(j.split == "dev" and j.voice.dev for j in dev)
     assert {j.text for j in train}.isdisjoint(j.text for j in dev)
     vocabulary = {w for j in train + dev for w in j.text.split()}
     assert len(vocabulary) > 500  # real phrasing over an open vocabulary
@@ -72,12 +74,8 @@ def test_name_streams_invent_words_no_dictionary_has_and_leave_the_other_clips_a
     jobs = plan(40, 12, word_count=5, dev_word_count=5, sentence_count=5, dev_sentence_count=5,
                 name_count=300, dev_name_count=40)  # fmt: skip
     assert [j for j in jobs if j.stream not in ("names", "devnames")] == base
-    train = [j for j in jobs if j.stream == "names"]
-    dev = [j for j in jobs if j.stream == "devnames"]
-    assert len(train) == 300 and len(dev) == 40
+    train, dev = _stream(jobs, "names", 300, 40)
     assert all(j.domain == "names" for j in train + dev)
-    assert all(j.split == "train" and not j.voice.dev for j in train)
-    assert all(j.split == "dev" and j.voice.dev for j in dev)
     # more name clips keep the ones planned already
     more = plan(40, 12, word_count=5, dev_word_count=5, sentence_count=5, dev_sentence_count=5,
                 name_count=400, dev_name_count=40)  # fmt: skip
