@@ -29,7 +29,7 @@ from pyctcdecode.language_model import AbstractLanguageModel, LanguageModel
 from recognizer.engines import model_file, read_config, read_labels
 from recognizer.errors import ModelError
 from recognizer.phrases import EMPTY_PROGRESS, Hotword, PhraseProgress, PhraseScorer
-from recognizer.respell import Respeller, Span
+from recognizer.respell import Cohort, Respeller, Span
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,7 @@ class Decoder:
         )
         self._plain = BeamSearchDecoderCTC(self._alphabet, self._lm)
         self._label_index = {c: i for i, c in enumerate(self.labels) if c}
+        self._cohort = Cohort(unigrams, self._label_index)
         self._boosted: OrderedDict[tuple[Hotword, ...], _Boosted] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -202,7 +203,7 @@ class Decoder:
                 if scorer
                 else self._plain
             )
-            found = _Boosted(decoder, Respeller(hotwords, self._label_index))
+            found = _Boosted(decoder, Respeller(hotwords, self._label_index, self._cohort))
             self._boosted[hotwords] = found
             while len(self._boosted) > DECODER_CACHE_SIZE:
                 _, old = self._boosted.popitem(last=False)

@@ -32,7 +32,7 @@ from recognizer.vad import (
 )
 
 FloatAudio = npt.NDArray[np.float32]
-#: Audio kept before the current position while nobody speaks (covers start_ms + preroll_ms).
+#: Audio kept before the current position while nobody speaks (at least start_ms + preroll_ms).
 IDLE_KEEP_S = 1.0
 
 
@@ -141,6 +141,7 @@ class RecognitionStream:
         self._position = 0  # absolute samples received (at the model rate)
         self._utterance = 0
         self._speech_at: int | None = None
+        self._window_at = 0  # where the current utterance's window begins (its pre-roll)
         self._last_partial_at = 0
         self._last_partial_text = ""
         self._finished = False
@@ -231,6 +232,7 @@ class RecognitionStream:
         if isinstance(mark, SpeechStart):
             self._utterance += 1
             self._speech_at = mark.sample
+            self._window_at = mark.window_start
             self._last_partial_at = self._position
             self._last_partial_text = ""
             return [SpeechStarted(self._utterance, mark.sample / MODEL_SAMPLE_RATE)]
@@ -271,9 +273,7 @@ class RecognitionStream:
         deciding) while it runs; its event goes out with a later frame's."""
         assert self._speech_at is not None
         self._last_partial_at = self._position
-        preroll = self.options.endpointing.preroll_ms * MODEL_SAMPLE_RATE // 1000
-        start = max(0, self._speech_at - preroll)
-        window = self._buffer.window(start, self._position)
+        window = self._buffer.window(self._window_at, self._position)
         task = asyncio.ensure_future(self._partial(window))
         self._partial_task = (self._utterance, self._position / MODEL_SAMPLE_RATE, task)
 
@@ -292,8 +292,12 @@ class RecognitionStream:
         return [Partial(utterance, text, time_s)]
 
     def _trim(self) -> None:
-        anchor = self._position if self._speech_at is None else self._speech_at
-        self._buffer.keep_from(anchor - int(IDLE_KEEP_S * MODEL_SAMPLE_RATE))
+        if self._speech_at is not None:
+            self._buffer.keep_from(self._window_at)
+            return
+        cfg = self.options.endpointing
+        keep_ms = max(IDLE_KEEP_S * 1000, cfg.start_ms + cfg.preroll_ms + 200)
+        self._buffer.keep_from(self._position - int(keep_ms * MODEL_SAMPLE_RATE / 1000))
 
 
 async def drain(stream: RecognitionStream, audio: FloatAudio, step: int = 0) -> list[Event]:

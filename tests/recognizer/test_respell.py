@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from recognizer.phrases import Hotword
-from recognizer.respell import PhraseSpotter, Respeller, Span
+from recognizer.respell import Cohort, PhraseSpotter, Respeller, Span
 from tests.recognizer.test_decoding import LABELS, ambiguous, spell
 
 INDEX = {c: i for i, c in enumerate(LABELS) if i}
@@ -115,10 +115,40 @@ def test_of_two_phrases_for_one_stretch_the_likelier_wins() -> None:
 
 
 def test_a_phrase_put_into_a_pause_must_be_likelier_than_one_over_a_word() -> None:
-    log_probs = spell("i", "want", ambiguous("calloway", "gallowey", 0.05))
     respeller = Respeller([Hotword("calloway", 3)], INDEX)
+    assert respeller.allowance(0, []) < respeller.allowance(0, ["gallowey"])
+    # audio on which "calloway" costs halfway between the two allowances (bisection on p)
+    midway = (respeller.allowance(0, []) + respeller.allowance(0, ["gallowey"])) / 2
+    spotter = PhraseSpotter([[INDEX[c] for c in "calloway"]])
+    low, high = 1e-6, 0.5
+    for _ in range(40):
+        p = (low + high) / 2
+        log_probs = spell("i", "want", ambiguous("calloway", "gallowey", p))
+        low, high = (low, p) if spotter.search(log_probs)[0].cost < midway else (p, high)
+    assert spotter.search(log_probs)[0].cost == pytest.approx(midway, abs=0.1)
     over_word = respeller.apply(_spans(log_probs, ["i", "want", "gallowey"]), log_probs)
     into_pause = respeller.apply(_spans(log_probs, ["i", "want"]), log_probs)
     assert [s.word for s in over_word] == ["i", "want", "calloway"]
     assert [s.word for s in into_pause] == ["i", "want"]
-    assert respeller.allowance(0, []) < respeller.allowance(0, ["gallowey"])
+
+
+def test_a_phrase_must_beat_ordinary_words_aligned_in_the_same_frames() -> None:
+    """Where the audio is unclear an ordinary word fits as well as the name, so the name is
+    not put there; where the audio clearly says the name, it is."""
+    cohort = Cohort(["gallowey", "yes"], INDEX)
+    unclear = spell("i", "want", ambiguous("calloway", "gallowey", 0.3))
+    clear = spell("i", "want", "calloway")
+    spans = _spans(unclear, ["i", "want", "gallowey"])
+    checked = Respeller([Hotword("calloway", 10)], INDEX, cohort)
+    unchecked = Respeller([Hotword("calloway", 10)], INDEX)
+    assert [s.word for s in unchecked.apply(spans, unclear)] == ["i", "want", "calloway"]
+    assert [s.word for s in checked.apply(spans, unclear)] == ["i", "want", "gallowey"]
+    assert [s.word for s in checked.apply(spans, clear)] == ["i", "want", "calloway"]
+
+
+def test_the_cohort_holds_words_of_about_the_phrase_length() -> None:
+    cohort = Cohort(["cab", "bad", "abcd", "abcde", "ab"], INDEX)
+    log_probs = spell("bad")
+    assert cohort.best_cost(3, log_probs) == pytest.approx(0.0, abs=1e-3)  # "bad" itself
+    assert cohort.best_cost(6, log_probs) > 1.0  # only "abcde": five letters the audio lacks
+    assert cohort.best_cost(30, log_probs) == float("inf")  # no words that long

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import numpy as np
@@ -85,6 +86,34 @@ def test_speech_longer_than_the_maximum_is_cut() -> None:
     ends = [m for m in marks if isinstance(m, UtteranceEnd)]
     assert ends[0].cut
     assert ends[0].end - ends[0].start <= 1.4 * RATE
+
+
+def test_the_window_keeps_the_preroll_before_the_speech() -> None:
+    audio = _signal(("silence", 1.5), ("speech", 1.0), ("silence", 1.0))
+    marks = _run(_energy(Endpointing(end_silence_ms=500, preroll_ms=800)), audio, 320)
+    start, end = marks
+    assert isinstance(start, SpeechStart) and isinstance(end, UtteranceEnd)
+    assert start.sample - end.start == pytest.approx(0.8 * RATE, abs=FRAME_SAMPLES)
+    assert start.window_start == end.start
+
+
+def test_the_preroll_never_reaches_back_into_the_previous_utterance() -> None:
+    audio = _signal(("speech", 0.8), ("silence", 0.5), ("speech", 0.6), ("silence", 1.0))
+    marks = _run(_energy(Endpointing(end_silence_ms=400, preroll_ms=800, tail_ms=200)), audio, 160)
+    ends = [m for m in marks if isinstance(m, UtteranceEnd)]
+    starts = [m for m in marks if isinstance(m, SpeechStart)]
+    assert len(ends) == 2
+    assert ends[1].start == ends[0].end == starts[1].window_start
+    assert starts[1].sample - ends[1].start < 0.8 * RATE
+
+
+def test_speech_cut_at_the_maximum_continues_where_the_cut_was() -> None:
+    audio = _signal(("silence", 1.0), ("speech", 2.5), ("silence", 1.0))
+    marks = _run(_energy(Endpointing(max_utterance_ms=1000, preroll_ms=800)), audio, 320)
+    ends = [m for m in marks if isinstance(m, UtteranceEnd)]
+    assert ends[0].cut and len(ends) >= 2
+    for before, after in itertools.pairwise(ends):
+        assert after.start == before.end
 
 
 @pytest.mark.parametrize("step", [1, 77, 160, 4000])
