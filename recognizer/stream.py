@@ -34,6 +34,11 @@ from recognizer.vad import (
 FloatAudio = npt.NDArray[np.float32]
 #: Audio kept before the current position while nobody speaks (at least start_ms + preroll_ms).
 IDLE_KEEP_S = 1.0
+#: A partial's window looks back at most this far before the speech. Partials re-run the model
+#: on their whole growing window every `partial_interval_ms`, so the final's longer pre-roll
+#: there cost a quarter of the capacity (docs/recognizer.md) for no gain: partials are greedy
+#: and carry no hot words.
+PARTIAL_PREROLL_MS = 300
 
 
 @dataclass(frozen=True)
@@ -273,7 +278,9 @@ class RecognitionStream:
         deciding) while it runs; its event goes out with a later frame's."""
         assert self._speech_at is not None
         self._last_partial_at = self._position
-        window = self._buffer.window(self._window_at, self._position)
+        lookback = PARTIAL_PREROLL_MS * MODEL_SAMPLE_RATE // 1000
+        start = max(self._window_at, self._speech_at - lookback)
+        window = self._buffer.window(start, self._position)
         task = asyncio.ensure_future(self._partial(window))
         self._partial_task = (self._utterance, self._position / MODEL_SAMPLE_RATE, task)
 

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
+from recognizer.audio import AudioFormat
+from recognizer.decoding import Hypothesis
 from recognizer.errors import AudioFormatError
-from recognizer.stream import Event, Final, Partial, SpeechStarted
+from recognizer.features import MODEL_SAMPLE_RATE
+from recognizer.stream import (
+    Event,
+    Final,
+    Partial,
+    RecognitionStream,
+    SpeechStarted,
+    StreamOptions,
+)
 from recognizer.transcribe import Recognizer
+from recognizer.vad import Endpointing, EnergyDetector
 from tests.recognizer.conftest import Speak
 from tests.recognizer.speech import TELEPHONE_RATE, l16_bytes, mulaw_frames, with_silence
 
@@ -114,3 +126,43 @@ def test_the_audio_buffer_keeps_absolute_positions_across_trims() -> None:
     assert buffer.start > 0
     np.testing.assert_array_equal(buffer.window(90_000, 90_010), signal[90_000:90_010])
     assert len(buffer.window(0, 10)) == 0  # forgotten audio is gone, not garbage
+
+
+async def test_the_final_keeps_the_whole_preroll_and_partials_a_shorter_one() -> None:
+    """Partials re-run the model on their growing window, so they look back 300 ms
+    (PARTIAL_PREROLL_MS) where the final's window holds the whole 800 ms pre-roll."""
+    rate = MODEL_SAMPLE_RATE
+    rng = np.random.default_rng(3)
+    t = np.arange(int(1.5 * rate)) / rate
+    buzz = 0.3 * np.sin(2 * np.pi * 150 * t)
+    audio = np.concatenate(
+        [0.0005 * rng.standard_normal(2 * rate), buzz, 0.0005 * rng.standard_normal(rate)]
+    ).astype(np.float32)
+    finals: list[int] = []
+    partials: list[int] = []
+
+    async def final(window: npt.NDArray[np.float32], hotwords: object) -> Hypothesis:
+        finals.append(len(window))
+        return Hypothesis("buzz", 1.0)
+
+    async def partial(window: npt.NDArray[np.float32]) -> str:
+        partials.append(len(window))
+        return "b" * len(partials)
+
+    endpointing = Endpointing(end_silence_ms=500, preroll_ms=800, tail_ms=200)
+    options = StreamOptions(AudioFormat.parse("l16", rate), endpointing=endpointing)
+    stream = RecognitionStream(options, EnergyDetector(-35.0), final, partial)
+    events: list[Event] = []
+    for i in range(0, len(audio), 320):
+        events.extend(await stream.feed_audio(audio[i : i + 320]))
+    events.extend(await stream.finish())
+    speech = next(e.time_s for e in events if isinstance(e, SpeechStarted))
+    last = next(e for e in events if isinstance(e, Final))
+    assert len(set(finals)) == 1  # the speculative final and the end agree on one window
+    assert speech - last.start_s == pytest.approx(0.8, abs=0.02)
+    assert finals[0] / rate == pytest.approx(0.8 + 1.5 + 0.2, abs=0.1)
+    shown = [e for e in events if isinstance(e, Partial)]
+    assert len(shown) >= 2
+    for event in shown:
+        window_start = event.time_s - partials[len(event.text) - 1] / rate
+        assert speech - window_start == pytest.approx(0.3, abs=0.02)  # PARTIAL_PREROLL_MS
