@@ -147,6 +147,7 @@ class Cohort:
             if word.isalpha() and all(c in label_index for c in word):
                 by_length.setdefault(len(word), []).append(word)
         self._spotters: dict[int, PhraseSpotter] = {}
+        self._letters: dict[int, list[str]] = {}
         for letters in range(1, longest + 1):
             rng = random.Random(letters)  # noqa: S311 (a fixed sample, not security)
             pool = [w for n in (letters - 1, letters, letters + 1) for w in by_length.get(n, [])]
@@ -166,12 +167,19 @@ class Cohort:
                 self._spotters[letters] = PhraseSpotter(
                     [[label_index[c] for c in text] for text in chosen]
                 )
+                self._letters[letters] = [text.replace(" ", "") for text in chosen]
         self.longest = longest
 
-    def best_cost(self, letters: int, log_probs: FloatArray) -> float:
-        """The cheapest impostor of about `letters` letters in these frames (inf: none)."""
-        spotter = self._spotters.get(min(letters, self.longest))
-        costs = [m.cost for m in spotter.search(log_probs)] if spotter else []
+    def best_cost(self, words: Sequence[str], log_probs: FloatArray) -> float:
+        """The cheapest impostor of about the phrase's length in these frames (inf: none);
+        a cohort word spelled like the phrase itself is no impostor."""
+        letters = min(sum(len(w) for w in words), self.longest)
+        spotter = self._spotters.get(letters)
+        if spotter is None:
+            return math.inf
+        own = "".join(words)
+        texts = self._letters[letters]
+        costs = [m.cost for m in spotter.search(log_probs) if texts[m.phrase] != own]
         return min(costs, default=math.inf)
 
 
@@ -237,9 +245,8 @@ class Respeller:
     def _beats_cohort(self, match: Match, words: list[str], window: FloatArray) -> bool:
         if self._cohort is None:
             return True
-        letters = sum(len(w) for w in words)
-        rival = self._cohort.best_cost(letters, window)
-        return rival - match.cost >= COHORT_MARGIN * letters
+        rival = self._cohort.best_cost(words, window)
+        return rival - match.cost >= COHORT_MARGIN * sum(len(w) for w in words)
 
 
 def _resembles(decoded: list[str], words: list[str]) -> bool:

@@ -149,6 +149,17 @@ def test_a_phrase_must_beat_ordinary_words_aligned_in_the_same_frames() -> None:
 def test_the_cohort_holds_words_of_about_the_phrase_length() -> None:
     cohort = Cohort(["cab", "bad", "abcd", "abcde", "ab"], INDEX)
     log_probs = spell("bad")
-    assert cohort.best_cost(3, log_probs) == pytest.approx(0.0, abs=1e-3)  # "bad" itself
-    assert cohort.best_cost(6, log_probs) > 1.0  # only "abcde": five letters the audio lacks
-    assert cohort.best_cost(30, log_probs) == float("inf")  # no words that long
+    assert cohort.best_cost(["dab"], log_probs) == pytest.approx(0.0, abs=1e-3)  # "bad"
+    assert cohort.best_cost(["abcdef"], log_probs) > 1.0  # only "abcde": letters the audio lacks
+    assert cohort.best_cost(["a" * 30], log_probs) == float("inf")  # no words that long
+
+
+def test_a_cohort_word_spelled_like_the_phrase_is_no_rival() -> None:
+    """A hot word the LM knows ("billing") must not lose to itself in its own cohort."""
+    cohort = Cohort(["billing", "killing"], INDEX)
+    log_probs = spell("i", "want", "billing")
+    assert cohort.best_cost(["billing"], log_probs) > 1.0  # "killing" is the rival
+    assert cohort.best_cost(["killing"], log_probs) == pytest.approx(0.0, abs=1e-3)
+    respeller = Respeller([Hotword("billing", 10)], INDEX, cohort)
+    spans = _spans(log_probs, ["i", "want", "bill", "in"])
+    assert [s.word for s in respeller.apply(spans, log_probs)] == ["i", "want", "billing"]
