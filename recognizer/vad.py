@@ -53,10 +53,10 @@ class Endpointing:
     no_input_ms: int = 5000
     max_utterance_ms: int = 15000
     start_ms: int = 100
-    #: Audio kept before the detected speech start. The detector fires late on soft onsets, and
-    #: a window that starts at the speech lets the hot-word spotter fit names into the first
-    #: syllables: on 400 calibration utterances without names, 300 ms gave 11 false names and
-    #: 800 ms gave 4 (docs/recognizer.md). Never reaches back into the previous utterance.
+    #: Audio kept before the detected speech start; never reaches back into the previous
+    #: utterance. A window that starts close to the speech gets more false hot-word names: on
+    #: 400 calibration utterances without names, 300 ms gave 11 and 800 ms gave 4
+    #: (docs/recognizer.md).
     preroll_ms: int = 800
     tail_ms: int = 200
 
