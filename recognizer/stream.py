@@ -36,8 +36,8 @@ FloatAudio = npt.NDArray[np.float32]
 IDLE_KEEP_S = 1.0
 #: A partial's window looks back at most this far before the speech. Partials re-run the model
 #: on their whole growing window every `partial_interval_ms`, so the final's longer pre-roll
-#: there cost a quarter of the capacity (docs/recognizer.md) for no gain: partials are greedy
-#: and carry no hot words.
+#: would cost model time there many times over (the capacity bench: docs/recognizer.md), for
+#: no gain: partials are greedy and carry no hot words.
 PARTIAL_PREROLL_MS = 300
 
 
