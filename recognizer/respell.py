@@ -7,9 +7,9 @@ every hot phrase is aligned against every stretch of the utterance at once: a Vi
 with free start and end over the log-probabilities *relative to the best label of each frame*,
 so a phrase's cost is how much less likely it is than the model's own best reading of the frames
 it covers (0 when the model spelled exactly the phrase). A phrase whose cost per letter is
-within an allowance that grows with its boost replaces the words it covers when their letters
-resemble it; acoustics that say something else ("premier league" against "premier card") keep
-their words.
+within an allowance that grows with its boost, and clearly likelier than ordinary words of its
+length in the same frames, replaces the words it covers; acoustics that say something else
+("premier league" against "premier card") keep their words.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 
 import numpy as np
 import numpy.typing as npt
@@ -32,8 +31,7 @@ FloatArray = npt.NDArray[np.float32]
 #: Calibrated through the streaming path (`transcribe`, 800 ms pre-roll) on the calibration
 #: names of `bench.hotwords` spoken by 12 training voices, 432 utterances with a name and 3600
 #: without (docs/recognizer.md), for the model shipped on 2026-12-07 15:30: the most recall
-#: with at most 1 % false insertions at boost 10, with MIN_SIMILARITY, GAP_PENALTY and
-#: COHORT_MARGIN.
+#: with at most 1 % false insertions at boost 10, with GAP_PENALTY and COHORT_MARGIN.
 ALLOWANCE_MAX = 4.0
 ALLOWANCE_RATE = 0.18
 #: Taken off the allowance per letter when the phrase would cover no decoded word at all (an
@@ -42,9 +40,6 @@ GAP_PENALTY = 0.5
 #: Cost of each decoded word the phrase would swallow beyond its own word count: a phrase must
 #: be worth losing a word that the language model liked.
 SWALLOW_PENALTY = 4.0
-#: The decoded words a phrase replaces must resemble its words this much (difflib ratio of the
-#: letters that differ): cheap letters alone do not turn "premier league" into "premier card".
-MIN_SIMILARITY = 0.0
 #: A decoded word belongs to a match when at least this share of its frames lies inside it.
 COVER_SHARE = 0.5
 #: Where the audio is unclear, any string of letters aligns cheaply and a phrase's cost says
@@ -147,8 +142,8 @@ class Cohort:
         for word in sorted(set(words)):
             if word.isalpha() and all(c in label_index for c in word):
                 by_length.setdefault(len(word), []).append(word)
-        self._spotters: dict[int, PhraseSpotter] = {}
-        self._letters: dict[int, list[str]] = {}
+        #: per letter count: the spotter of its impostors and their letters (spaces dropped)
+        self._sets: dict[int, tuple[PhraseSpotter, list[str]]] = {}
         for letters in range(1, longest + 1):
             rng = random.Random(letters)  # noqa: S311 (a fixed sample, not security)
             pool = [w for n in (letters - 1, letters, letters + 1) for w in by_length.get(n, [])]
@@ -165,21 +160,18 @@ class Cohort:
                     if len(chosen) == COHORT_SIZE:
                         break
             if chosen:
-                self._spotters[letters] = PhraseSpotter(
-                    [[label_index[c] for c in text] for text in chosen]
-                )
-                self._letters[letters] = [text.replace(" ", "") for text in chosen]
+                spotter = PhraseSpotter([[label_index[c] for c in text] for text in chosen])
+                self._sets[letters] = (spotter, [text.replace(" ", "") for text in chosen])
         self.longest = longest
 
     def best_cost(self, words: Sequence[str], log_probs: FloatArray) -> float:
         """The cheapest impostor of about the phrase's length in these frames (inf: none);
         a cohort word spelled like the phrase itself is no impostor."""
-        letters = min(sum(len(w) for w in words), self.longest)
-        spotter = self._spotters.get(letters)
-        if spotter is None:
+        found = self._sets.get(min(sum(len(w) for w in words), self.longest))
+        if found is None:
             return math.inf
+        spotter, texts = found
         own = "".join(words)
-        texts = self._letters[letters]
         costs = [m.cost for m in spotter.search(log_probs) if texts[m.phrase] != own]
         return min(costs, default=math.inf)
 
@@ -228,8 +220,6 @@ class Respeller:
                 taken.append((lo, hi))
                 continue
             decoded = [spans[i].word for i in covered]
-            if not _resembles(decoded, words):
-                continue
             swallowed = max(0, len(covered) - len(words))
             if match.cost + SWALLOW_PENALTY * swallowed > self.allowance(match.phrase, decoded):
                 continue
@@ -248,13 +238,6 @@ class Respeller:
             return True
         rival = self._cohort.best_cost(words, window)
         return rival - match.cost >= COHORT_MARGIN * sum(len(w) for w in words)
-
-
-def _resembles(decoded: list[str], words: list[str]) -> bool:
-    """Whether the decoded words that the phrase would change look like the words it brings."""
-    old = "".join(w for w in decoded if w not in words)
-    new = "".join(w for w in words if w not in decoded)
-    return not old or not new or SequenceMatcher(None, old, new).ratio() >= MIN_SIMILARITY
 
 
 def _covers(match: Match, span: Span) -> bool:
