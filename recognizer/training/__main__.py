@@ -40,16 +40,24 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def cmd_cache(args: argparse.Namespace) -> None:
-    from recognizer.training.dataset import build_cache
+    from recognizer.training.dataset import build_cache, features_dir, reencode_cache
     from recognizer.training.model import ModelConfig, build_pretrained
 
-    model = build_pretrained(ModelConfig(frozen_layers=args.frozen_layers)).eval()
+    default = ModelConfig()
+    model = build_pretrained(default).eval()
     for split in ("dev", "train"):
         _log(f"encoding {split}")
         build_cache(args.cache / "synth" / "manifest.jsonl", args.cache / "features", model, split)
+    if args.frozen_layers != default.frozen_layers:
+        target = features_dir(args.cache, args.frozen_layers)
+        deeper = build_pretrained(ModelConfig(frozen_layers=args.frozen_layers)).eval()
+        for split in ("dev", "train"):
+            _log(f"re-encoding {split} for {args.frozen_layers} frozen blocks into {target}")
+            reencode_cache(args.cache / "features", target, deeper, split)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from recognizer.training.dataset import features_dir
     from recognizer.training.model import ModelConfig
     from recognizer.training.train import TrainConfig, train
 
@@ -59,7 +67,8 @@ def cmd_train(args: argparse.Namespace) -> None:
                          block_lr=TrainConfig.block_lr * args.lr_scale,
                          domain_weights=weights)  # fmt: skip
     init = Path(str(args.init)) if args.init is not None else None
-    train(args.cache / "features", args.cache / "runs", config, log=_log, init=init)
+    features = features_dir(args.cache, args.frozen_layers)
+    train(features, args.cache / "runs", config, log=_log, init=init)
 
 
 def _domain_weight(item: str) -> tuple[str, float]:
@@ -269,7 +278,11 @@ def main() -> None:
         "--dev-name-clips", type=int, default=200,
         help="synth: held-out-voice clips of invented names (dev domain 'names')",
     )  # fmt: skip
-    parser.add_argument("--frozen-layers", type=int, default=4)
+    parser.add_argument(
+        "--frozen-layers", type=int, default=4,
+        help="cache, train: Whisper blocks kept frozen (their outputs cached); below 4, `cache`"
+        " re-encodes the cached log-mels into <cache>/features-frozenN",
+    )  # fmt: skip
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument(

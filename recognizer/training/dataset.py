@@ -20,7 +20,7 @@ import torch
 
 from recognizer.features import log_mel, to_model_rate
 from recognizer.training.augment import LINE_RATE, ChannelConfig, NoiseBank, telephone_8k
-from recognizer.training.model import LABELS, WhisperCTC
+from recognizer.training.model import LABELS, ModelConfig, WhisperCTC
 
 SHARD = 500
 _INDEX = {ch: i for i, ch in enumerate(LABELS) if i > 0}
@@ -99,6 +99,36 @@ def _encode_shard(
         texts.append(record["text"])
         domains.append(record["domain"])
     return {"hidden": hidden, "mel": mels, "text": texts, "domain": domains, "lines": lines}
+
+
+def features_dir(cache: Path, frozen_layers: int) -> Path:
+    """Where the lower-encoder outputs for a frozen-block count live under ``--cache``: the
+    default split (4) in ``features/`` with the log-mels and dev audio, others beside it."""
+    default = ModelConfig().frozen_layers
+    return cache / ("features" if frozen_layers == default else f"features-frozen{frozen_layers}")
+
+
+def reencode_cache(source: Path, target: Path, model: WhisperCTC, split: str) -> None:
+    """Run ``model.lower`` over the log-mels cached in ``source`` (``build_cache`` keeps them)
+    and write its outputs to ``target``, shard by shard (resumable): a model that trains more
+    blocks needs the earlier layer's outputs of the same augmented clips, and the audio
+    pipeline need not run again. The shards keep no log-mels: ``source`` has them."""
+    target.mkdir(parents=True, exist_ok=True)
+    for shard in sorted(source.glob(f"{split}-*.pt")):
+        out = target / shard.name
+        if out.exists():
+            continue
+        payload = torch.load(shard, weights_only=True)
+        if not payload.get("mel"):
+            raise ValueError(
+                f"{shard} holds no log-mels (cached before they were kept): run `cache` with"
+                " the default --frozen-layers first, into an empty features folder"
+            )
+        with torch.no_grad():
+            hidden = [model.lower(mel.float()[None])[0].half() for mel in payload["mel"]]
+        tmp = out.with_suffix(".tmp")
+        torch.save({"hidden": hidden, "text": payload["text"], "domain": payload["domain"]}, tmp)
+        tmp.replace(out)
 
 
 def load_examples(cache_dir: Path, split: str) -> list[Example]:

@@ -23,6 +23,7 @@ from recognizer.training.model import (
     ModelConfig,
     WhisperCTC,
     build_pretrained,
+    deepen,
     pretrained_name_map,
     trainable_state,
 )
@@ -68,19 +69,18 @@ def _trained_part(checkpoint: Path) -> tuple[int, dict[str, torch.Tensor]]:
 
 
 def average_runs(checkpoints: list[Path]) -> WhisperCTC:
-    """The plain mean of the trained weights of several checkpoints of one architecture (a
-    "model soup"): points of one run, or of runs that continue each other, average into a model
-    that is often better than each; the default model is such an average (its model card)."""
+    """The plain mean of the trained weights of several checkpoints (a "model soup"): points of
+    one run, or of runs that continue each other, average into a model that is often better than
+    each; the default model is such an average (its model card). Checkpoints that train
+    different numbers of blocks are averaged as the deepest one: in the others, a block they
+    kept frozen counts with Whisper's own weights (``model.deepen``)."""
     parts = [_trained_part(path) for path in checkpoints]
-    layers = {layer for layer, _ in parts}
-    if len(layers) != 1:
-        raise ValueError(
-            f"cannot average {[str(p) for p in checkpoints]}: they train different blocks "
-            f"(frozen layers {sorted(layers)}); average checkpoints of one configuration"
-        )
-    states = [upper for _, upper in parts]
+    frozen = min(layers for layers, _ in parts)
+    states = [
+        deepen(upper, layers, frozen) if layers != frozen else upper for layers, upper in parts
+    ]
     mean = {name: sum(s[name] for s in states) / len(states) for name in states[0]}
-    model = build_pretrained(ModelConfig(frozen_layers=layers.pop()))
+    model = build_pretrained(ModelConfig(frozen_layers=frozen))
     model.upper.load_state_dict(mean)
     return model.eval()
 

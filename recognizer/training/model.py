@@ -224,6 +224,27 @@ def build_pretrained(config: ModelConfig) -> WhisperCTC:
     return model
 
 
+def deepen(
+    state: dict[str, torch.Tensor], frozen_from: int, frozen_to: int
+) -> dict[str, torch.Tensor]:
+    """The trained part (``Upper`` state) of a model that froze ``frozen_from`` blocks, recast for
+    one that freezes only ``frozen_to``: its blocks move up by the difference, and the blocks
+    that become trainable start from Whisper's own weights, so training goes on from there."""
+    if frozen_to > frozen_from:
+        raise ValueError(
+            f"cannot freeze more blocks ({frozen_to}) than the checkpoint froze ({frozen_from}):"
+            " its trained blocks would be dropped"
+        )
+    shift = frozen_from - frozen_to
+    out = dict(build_pretrained(ModelConfig(frozen_layers=frozen_to)).upper.state_dict())
+    for name, tensor in state.items():
+        if name.startswith("blocks."):
+            index, rest = name[len("blocks.") :].split(".", 1)
+            name = f"blocks.{int(index) + shift}.{rest}"
+        out[name] = tensor
+    return out
+
+
 def interpolate_pretrained(model: WhisperCTC, weight: float) -> None:
     """Pull the fine-tuned blocks back toward Whisper's own (WiSE-FT, Wortsman et al. 2022).
 

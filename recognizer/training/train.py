@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from recognizer.training.dataset import Example, batches, encode_text, load_examples
 from recognizer.training.metrics import greedy, scores_by_group
-from recognizer.training.model import ModelConfig, Upper, WhisperCTC, build_pretrained
+from recognizer.training.model import ModelConfig, Upper, WhisperCTC, build_pretrained, deepen
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,30 @@ def _save(
     tmp.replace(path)
 
 
+def _restore(
+    model: WhisperCTC, optimizer: torch.optim.Optimizer, ckpt: Path, init: Path | None,
+    log: Callable[[str], None],
+) -> tuple[int, int, float]:  # fmt: skip
+    """Resume from the run's checkpoint, else seed the trained part from ``init`` (which may
+    have trained fewer blocks: ``model.deepen``); returns (step, epoch, best dev WER)."""
+    upper = model.upper
+    if ckpt.exists():
+        payload = torch.load(ckpt, weights_only=True)
+        upper.load_state_dict(payload["upper"])
+        optimizer.load_state_dict(payload["optimizer"])
+        log(f"resumed at step {payload['step']} epoch {payload['epoch']}")
+        return payload["step"], payload["epoch"], payload.get("best", float("inf"))
+    if init is not None:
+        shipped = torch.load(init, map_location="cpu", weights_only=True)
+        state = {k[len("upper.") :]: v.float() for k, v in shipped["trainable"].items()}
+        frozen = int(shipped["frozen_layers"])
+        if frozen != model.config.frozen_layers:
+            state = deepen(state, frozen, model.config.frozen_layers)
+        upper.load_state_dict(state)
+        log(f"initialised the trained part from {init} (it froze {frozen} blocks)")
+    return 0, 0, float("inf")
+
+
 def train(
     cache_dir: Path,
     run_dir: Path,
@@ -132,19 +156,7 @@ def train(
         ],
         weight_decay=0.01,
     )
-    step, epoch, best = 0, 0, float("inf")
-    if ckpt.exists():
-        payload = torch.load(ckpt, weights_only=True)
-        upper.load_state_dict(payload["upper"])
-        optimizer.load_state_dict(payload["optimizer"])
-        step, epoch, best = payload["step"], payload["epoch"], payload.get("best", best)
-        log(f"resumed at step {step} epoch {epoch}")
-    elif init is not None:
-        shipped = torch.load(init, map_location="cpu", weights_only=True)
-        upper.load_state_dict(
-            {k[len("upper.") :]: v.float() for k, v in shipped["trainable"].items()}
-        )
-        log(f"initialised the trained part from {init}")
+    step, epoch, best = _restore(model, optimizer, ckpt, init, log)
     train_set = load_examples(cache_dir, "train")
     dev_set = load_examples(cache_dir, "dev")[:300]
     log(f"{len(train_set)} train / {len(dev_set)} dev examples")

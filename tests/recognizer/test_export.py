@@ -27,6 +27,7 @@ from recognizer.training.model import (
     ModelConfig,
     WhisperCTC,
     build_pretrained,
+    deepen,
     interpolate_pretrained,
 )
 
@@ -155,9 +156,47 @@ def test_averaging_checkpoints_takes_the_mean_of_the_trained_weights(tmp_path: P
     assert torch.equal(soup["blocks.1.fc2.bias"], base["blocks.1.fc2.bias"])
 
 
-def test_averaging_refuses_checkpoints_that_train_different_blocks(tmp_path: Path) -> None:
-    deeper = build_pretrained(ModelConfig(frozen_layers=3))
+def test_averaging_a_deeper_run_counts_the_others_frozen_block_as_whisper(
+    tmp_path: Path,
+) -> None:
+    shipped = model_from_run(MODEL_DIR / CHECKPOINT_NAME)
+    frozen = shipped.config.frozen_layers
+    deeper = build_pretrained(ModelConfig(frozen_layers=frozen - 1)).upper.state_dict()
+    whisper_block = {k: v.clone() for k, v in deeper.items()}
+    deeper["blocks.0.fc1.weight"] = deeper["blocks.0.fc1.weight"] + 2.0
+    deeper["head.weight"] = torch.zeros_like(deeper["head.weight"])
     path = tmp_path / "deeper.pt"
-    torch.save({"upper": deeper.upper.state_dict(), "frozen_layers": 3}, path)
-    with pytest.raises(ValueError, match=r"frozen layers \[3, 4\]"):
-        average_runs([MODEL_DIR / CHECKPOINT_NAME, path])
+    torch.save({"upper": deeper, "frozen_layers": frozen - 1}, path)
+    soup = average_runs([MODEL_DIR / CHECKPOINT_NAME, path])
+    assert soup.config.frozen_layers == frozen - 1
+    state = soup.upper.state_dict()
+    # the newly trained block: the mean of the deeper run's and Whisper's own weights
+    assert torch.allclose(state["blocks.0.fc1.weight"], whisper_block["blocks.0.fc1.weight"] + 1.0)
+    # the shipped blocks move up one place; the head is the mean of both heads
+    base = shipped.upper.state_dict()
+    last = shipped.config.trained_layers
+    assert torch.allclose(
+        state[f"blocks.{last}.fc2.bias"],
+        (base[f"blocks.{last - 1}.fc2.bias"] + deeper[f"blocks.{last}.fc2.bias"]) / 2,
+    )
+    assert torch.allclose(state["head.weight"], base["head.weight"] / 2)
+
+
+def test_deepening_a_checkpoint_keeps_its_outputs() -> None:
+    """Training one more block starts from exactly the model it continues: the block that moves
+    from the frozen part to the trained part keeps Whisper's weights."""
+    shipped = model_from_run(MODEL_DIR / CHECKPOINT_NAME)
+    frozen = shipped.config.frozen_layers
+    deeper = build_pretrained(ModelConfig(frozen_layers=frozen - 1)).eval()
+    deeper.upper.load_state_dict(deepen(shipped.upper.state_dict(), frozen, frozen - 1))
+    features = torch.from_numpy(
+        log_mel(np.random.default_rng(3).standard_normal(16000).astype(np.float32) * 0.1)
+    )[None]
+    with torch.no_grad():
+        torch.testing.assert_close(deeper(features), shipped(features), atol=1e-4, rtol=0)
+
+
+def test_deepen_refuses_to_drop_trained_blocks() -> None:
+    state = model_from_run(MODEL_DIR / CHECKPOINT_NAME).upper.state_dict()
+    with pytest.raises(ValueError, match="its trained blocks would be dropped"):
+        deepen(state, 3, 4)
