@@ -233,7 +233,7 @@ def deepen(
     if frozen_to > frozen_from:
         raise ValueError(
             f"cannot freeze more blocks ({frozen_to}) than the checkpoint froze ({frozen_from}):"
-            " its trained blocks would be dropped"
+            f" its trained blocks would be dropped; use --frozen-layers {frozen_from} or fewer"
         )
     shift = frozen_from - frozen_to
     out = dict(build_pretrained(ModelConfig(frozen_layers=frozen_to)).upper.state_dict())
