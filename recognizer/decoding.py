@@ -88,8 +88,13 @@ class PhraseBoostedLM(AbstractLanguageModel):
         return self.partial(EMPTY_PROGRESS, partial_token)
 
     def partial(self, progress: PhraseProgress, part: str) -> float:
+        """A word in progress that leads to no expected word gives back the open phrase's
+        credit at once: deferred to the word's end, the debt lets the beam glue the next words
+        onto it ("fridplease") and prune the beams that paid it honestly."""
         bonus = self.scorer.partial(progress, part)
-        return self.base.score_partial_token(part) if bonus is None else bonus
+        if bonus is None:
+            return self.base.score_partial_token(part) - progress.credit
+        return bonus
 
     def score(self, prev_state: Any, word: str, is_last_word: bool = False) -> tuple[float, Any]:
         kenlm_state, progress = prev_state

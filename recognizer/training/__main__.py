@@ -248,7 +248,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--train-clips", type=int, default=32000)
-    parser.add_argument("--dev-clips", type=int, default=500)
+    parser.add_argument("--dev-clips", type=int, default=2000)
     parser.add_argument(
         "--word-clips",
         type=int,

@@ -11,11 +11,13 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import kenlm
 import numpy as np
 import pytest
+from pyctcdecode.language_model import LanguageModel
 
-from recognizer.decoding import Decoder
-from recognizer.phrases import Hotword
+from recognizer.decoding import Decoder, PhraseBoostedLM
+from recognizer.phrases import Hotword, PhraseScorer
 
 LABELS = ["<blank>", " ", "'", *"abcdefghijklmnopqrstuvwxyz"]
 VOCAB = ["i", "a", "want", "the", "premier", "league", "card", "yard", "corners", "please"]
@@ -95,6 +97,20 @@ def test_a_boosted_phrase_wins_where_its_acoustics_are_close(decoder: Decoder) -
     log_probs = spell("the", "premier", ambiguous("yard", "card", 0.6))
     assert decoder.decode(log_probs).text == "the premier yard"
     assert decoder.decode(log_probs, [Hotword("premier card", 10)]).text == "the premier card"
+
+
+def test_a_word_that_leaves_a_phrase_gives_its_credit_back_at_once(tmp_path: Path) -> None:
+    """Not at the word's end: a deferred debt let the beam glue the next words onto a stray
+    word ("kestrel fridplease") and prune the beams that had paid it."""
+    folder = tiny_model(tmp_path)
+    base = LanguageModel(kenlm.Model(str(folder / "lm.bin")), VOCAB)
+    lm = PhraseBoostedLM(base, PhraseScorer([Hotword("premier card", 10)]))
+    _, (_, progress) = lm.score(lm.get_start_state(), "premier")
+    assert progress.credit > 0
+    assert lm.partial(progress, "ca") > 0  # on its way to "card"
+    assert lm.partial(progress, "le") == pytest.approx(
+        base.score_partial_token("le") - progress.credit
+    )
 
 
 def test_a_later_phrase_word_is_not_boosted_without_the_earlier_ones(decoder: Decoder) -> None:

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from recognizer.phrases import Hotword
-from recognizer.respell import COHORT_MARGIN, Cohort, PhraseSpotter, Respeller, Span
+from recognizer.respell import (
+    COHORT_MARGIN,
+    DECODED_SLACK,
+    RELAXED_MARGIN,
+    Cohort,
+    PhraseSpotter,
+    Respeller,
+    Span,
+)
 from tests.recognizer.test_decoding import LABELS, ambiguous, spell
 
 INDEX = {c: i for i, c in enumerate(LABELS) if i}
@@ -163,3 +171,51 @@ def test_a_cohort_word_spelled_like_the_phrase_is_no_rival() -> None:
     respeller = Respeller([Hotword("billing", 10)], INDEX, cohort)
     spans = _spans(log_probs, ["i", "want", "bill", "in"])
     assert [s.word for s in respeller.apply(spans, log_probs)] == ["i", "want", "billing"]
+
+
+def _margin_and_lead(log_probs: np.ndarray, phrase: str, decoded: str, cohort: Cohort) -> tuple:
+    """Per letter: how much cheaper the phrase is than the cohort, and than the decoded words."""
+    (found,) = PhraseSpotter([[INDEX[c] for c in phrase]]).search(log_probs)
+    (beam,) = PhraseSpotter([[INDEX[c] for c in decoded]]).search(log_probs)
+    letters = len(phrase.replace(" ", ""))
+    rival = cohort.best_cost(phrase.split(), log_probs)
+    return (rival - found.cost) / letters, (beam.cost - found.cost) / letters
+
+
+def test_a_name_almost_as_likely_as_the_beams_word_needs_a_smaller_cohort_margin() -> None:
+    """An unseen voice's name comes out as a near word: the phrase beats the cohort by less
+    than COHORT_MARGIN, but explains the frames about as well as the beam's own word."""
+    near = [{"c": 0.45, "g": 0.55}] + [{c: 1.0} for c in "alloway"[1:]]
+    log_probs = spell("i", "want", near)
+    cohort = Cohort(["gallowas"], INDEX)
+    margin, lead = _margin_and_lead(log_probs, "calloway", "galloway", cohort)
+    assert RELAXED_MARGIN <= margin < COHORT_MARGIN and lead >= -DECODED_SLACK
+    respeller = Respeller([Hotword("calloway", 10)], INDEX, cohort)
+    spans = _spans(log_probs, ["i", "want", "galloway"])
+    assert [s.word for s in respeller.apply(spans, log_probs)] == ["i", "want", "calloway"]
+
+
+def test_a_decoded_word_that_fits_far_better_keeps_the_strict_cohort_margin() -> None:
+    """Same cohort margin band, but the audio clearly says the beam's word: it stays."""
+    log_probs = spell("i", "want", "gallowey")
+    cohort = Cohort(["hollowas"], INDEX)
+    margin, lead = _margin_and_lead(log_probs, "calloway", "gallowey", cohort)
+    assert RELAXED_MARGIN <= margin < COHORT_MARGIN and lead < -DECODED_SLACK
+    respeller = Respeller([Hotword("calloway", 10)], INDEX, cohort)
+    spans = _spans(log_probs, ["i", "want", "gallowey"])
+    assert [s.word for s in respeller.apply(spans, log_probs)] == ["i", "want", "gallowey"]
+
+
+def test_a_phrase_far_above_its_cohort_may_spend_the_allowance_of_its_decoded_words() -> None:
+    """ "premier yone" for a half-heard "premier card": the undecoded word alone cannot pay for
+    the phrase, but the phrase is far likelier than ordinary words and close to the beam's."""
+    log_probs = spell("the", "premier", ambiguous("card", "yone", 0.08))
+    cohort = Cohort(["abcdefghijk"], INDEX)
+    respeller = Respeller([Hotword("premier card", 10)], INDEX, cohort)
+    (match,) = PhraseSpotter([[INDEX[c] for c in "premier card"]]).search(log_probs)
+    assert respeller.allowance(0, ["premier", "yone"]) < match.cost <= respeller.allowance(0)
+    spans = _spans(log_probs, ["the", "premier", "yone"])
+    assert [s.word for s in respeller.apply(spans, log_probs)] == ["the", "premier", "card"]
+    clear = spell("the", "premier", "league")
+    spans = _spans(clear, ["the", "premier", "league"])
+    assert [s.word for s in respeller.apply(spans, clear)] == ["the", "premier", "league"]
