@@ -88,13 +88,12 @@ class PhraseBoostedLM(AbstractLanguageModel):
         return self.partial(EMPTY_PROGRESS, partial_token)
 
     def partial(self, progress: PhraseProgress, part: str) -> float:
-        """A word in progress that leads to no expected word gives back the open phrase's
-        credit at once: deferred to the word's end, the debt lets the beam glue the next words
-        onto it ("fridplease") and prune the beams that paid it honestly."""
+        """A word in progress that does not continue the open phrase gives back its credit at
+        once (even where it starts another phrase): deferred to the word's end, the debt lets
+        the beam glue the next words onto it ("fridplease") and prune the beams that paid it."""
         bonus = self.scorer.partial(progress, part)
-        if bonus is None:
-            return self.base.score_partial_token(part) - progress.credit
-        return bonus
+        score = self.base.score_partial_token(part) if bonus is None else bonus
+        return score if self.scorer.continues(progress, part) else score - progress.credit
 
     def score(self, prev_state: Any, word: str, is_last_word: bool = False) -> tuple[float, Any]:
         kenlm_state, progress = prev_state

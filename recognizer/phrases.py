@@ -114,6 +114,10 @@ class PhraseScorer:
                 best = share if best is None else max(best, share)
         return best
 
+    def continues(self, progress: PhraseProgress, part: str) -> bool:
+        """Whether a word in progress can still be the next word of an open phrase."""
+        return any(self.phrases[i][0][n].startswith(part) for i, n in progress.open)
+
 
 def parse_hotword(text: str, default_boost: float = 10.0) -> Hotword:
     """`"premier card:12"` -> Hotword("premier card", 12.0); the boost defaults to 10."""

@@ -9,7 +9,8 @@ so a phrase's cost is how much less likely it is than the model's own best readi
 it covers (0 when the model spelled exactly the phrase). A phrase whose cost per letter is
 within an allowance that grows with its boost, and clearly likelier than ordinary words of its
 length in the same frames, replaces the words it covers; acoustics that say something else
-("premier league" against "premier card") keep their words.
+("premier league" against "premier card") keep their words. Where the phrase explains the
+frames nearly as well as the words the beam decoded there, both tests are relaxed.
 """
 
 from __future__ import annotations
@@ -51,12 +52,12 @@ COHORT_SIZE = 30
 #: explains the frames within DECODED_SLACK nats per letter of them (an unseen voice's name
 #: that the beam spelled as a near word: "quintero" for "quentara") needs only RELAXED_MARGIN
 #: over the cohort; with FULL_MARGIN over the cohort, it may also spend the allowance of the
-#: words it shares with the decoded ones ("marisol agar" for "marisol ortega"). Words that
-#: fit the audio better than the phrase ("premier league" against "premier card", "trouble"
-#: against "trivella") keep the stricter tests. Chosen on calibration names spoken by 6
-#: training voices and by 5 voices that neither training nor `bench.hotwords` uses (recall
-#: 95.4 -> 97.2 % and 80.6 -> 91.1 % at boost 10, false insertions 0.8 % and 0.9 %):
-#: docs/recognizer.md.
+#: words it shares with the decoded ones ("marisol agar" for "marisol ortega"). Decoded words
+#: that fit the audio by more than DECODED_SLACK nats per letter better ("premier league"
+#: against "premier card", "trouble" against "trivella") keep the strict tests. Chosen on
+#: calibration names spoken by 6 training voices and by 5 voices that neither training nor
+#: `bench.hotwords` uses (recall 95.4 -> 97.2 % and 80.6 -> 91.1 % at boost 10, false
+#: insertions 0.8 % and 0.9 %): docs/recognizer.md.
 DECODED_SLACK = 2.0
 RELAXED_MARGIN = 1.0
 FULL_MARGIN = 2.0
@@ -248,7 +249,8 @@ class Respeller:
         return spans
 
     def _accepts(self, match: Match, decoded: list[str], cost: float, window: FloatArray) -> bool:
-        """The allowance, the cohort and the decoded words' test, cheapest first."""
+        """The allowance, the cohort and the decoded words' test, cheapest first; the
+        relaxations (DECODED_SLACK) need decoded words and a cohort of the phrase's length."""
         words = self.phrases[match.phrase][0]
         letters = sum(len(w) for w in words)
         fits = cost <= self.allowance(match.phrase, decoded)
@@ -256,15 +258,19 @@ class Respeller:
             return False
         if self._cohort is None:
             return fits
-        margin = (self._cohort.best_cost(words, window) - match.cost) / letters
+        rival = self._cohort.best_cost(words, window)
+        margin = (rival - match.cost) / letters
         if fits and margin >= COHORT_MARGIN:
             return True
-        if margin < (RELAXED_MARGIN if fits else FULL_MARGIN) or not decoded:
+        if not decoded or not math.isfinite(rival):
+            return False
+        if margin < (RELAXED_MARGIN if fits else FULL_MARGIN):
             return False
         return self._decoded_cost(decoded, window) - match.cost >= -DECODED_SLACK * letters
 
     def _decoded_cost(self, decoded: list[str], window: FloatArray) -> float:
-        """What the beam's own words cost in these frames (-inf: not spellable, no rival)."""
+        """What the beam's own words cost in these frames; -inf where they cannot be aligned
+        there, so that the relaxed tests never apply."""
         text = " ".join(decoded)
         if not all(c in self._labels for c in text):
             return -math.inf

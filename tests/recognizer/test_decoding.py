@@ -17,7 +17,7 @@ import pytest
 from pyctcdecode.language_model import LanguageModel
 
 from recognizer.decoding import Decoder, PhraseBoostedLM
-from recognizer.phrases import Hotword, PhraseScorer
+from recognizer.phrases import EMPTY_PROGRESS, Hotword, PhraseScorer
 
 LABELS = ["<blank>", " ", "'", *"abcdefghijklmnopqrstuvwxyz"]
 VOCAB = ["i", "a", "want", "the", "premier", "league", "card", "yard", "corners", "please"]
@@ -104,13 +104,19 @@ def test_a_word_that_leaves_a_phrase_gives_its_credit_back_at_once(tmp_path: Pat
     word ("kestrel fridplease") and prune the beams that had paid it."""
     folder = tiny_model(tmp_path)
     base = LanguageModel(kenlm.Model(str(folder / "lm.bin")), VOCAB)
-    lm = PhraseBoostedLM(base, PhraseScorer([Hotword("premier card", 10)]))
+    scorer = PhraseScorer([Hotword("premier card", 10), Hotword("kestrel freight", 10)])
+    lm = PhraseBoostedLM(base, scorer)
     _, (_, progress) = lm.score(lm.get_start_state(), "premier")
     assert progress.credit > 0
-    assert lm.partial(progress, "ca") > 0  # on its way to "card"
+    assert lm.partial(progress, "ca") == scorer.partial(progress, "ca") > 0  # towards "card"
     assert lm.partial(progress, "le") == pytest.approx(
         base.score_partial_token("le") - progress.credit
     )
+    # starting another phrase still leaves this one: its credit goes at once too
+    assert lm.partial(progress, "ke") == pytest.approx(
+        scorer.partial(progress, "ke") - progress.credit
+    )
+    assert lm.partial(EMPTY_PROGRESS, "ke") == scorer.partial(EMPTY_PROGRESS, "ke") > 0
 
 
 def test_a_later_phrase_word_is_not_boosted_without_the_earlier_ones(decoder: Decoder) -> None:

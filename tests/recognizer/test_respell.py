@@ -11,6 +11,7 @@ from recognizer.phrases import Hotword
 from recognizer.respell import (
     COHORT_MARGIN,
     DECODED_SLACK,
+    FULL_MARGIN,
     RELAXED_MARGIN,
     Cohort,
     PhraseSpotter,
@@ -173,7 +174,9 @@ def test_a_cohort_word_spelled_like_the_phrase_is_no_rival() -> None:
     assert [s.word for s in respeller.apply(spans, log_probs)] == ["i", "want", "billing"]
 
 
-def _margin_and_lead(log_probs: np.ndarray, phrase: str, decoded: str, cohort: Cohort) -> tuple:
+def _margin_and_lead(
+    log_probs: np.ndarray, phrase: str, decoded: str, cohort: Cohort
+) -> tuple[float, float]:
     """Per letter: how much cheaper the phrase is than the cohort, and than the decoded words."""
     (found,) = PhraseSpotter([[INDEX[c] for c in phrase]]).search(log_probs)
     (beam,) = PhraseSpotter([[INDEX[c] for c in decoded]]).search(log_probs)
@@ -185,7 +188,7 @@ def _margin_and_lead(log_probs: np.ndarray, phrase: str, decoded: str, cohort: C
 def test_a_name_almost_as_likely_as_the_beams_word_needs_a_smaller_cohort_margin() -> None:
     """An unseen voice's name comes out as a near word: the phrase beats the cohort by less
     than COHORT_MARGIN, but explains the frames about as well as the beam's own word."""
-    near = [{"c": 0.45, "g": 0.55}] + [{c: 1.0} for c in "alloway"[1:]]
+    near = [{"c": 0.45, "g": 0.55}] + [{c: 1.0} for c in "calloway"[1:]]
     log_probs = spell("i", "want", near)
     cohort = Cohort(["gallowas"], INDEX)
     margin, lead = _margin_and_lead(log_probs, "calloway", "galloway", cohort)
@@ -196,26 +199,31 @@ def test_a_name_almost_as_likely_as_the_beams_word_needs_a_smaller_cohort_margin
 
 
 def test_a_decoded_word_that_fits_far_better_keeps_the_strict_cohort_margin() -> None:
-    """Same cohort margin band, but the audio clearly says the beam's word: it stays."""
-    log_probs = spell("i", "want", "gallowey")
-    cohort = Cohort(["hollowas"], INDEX)
-    margin, lead = _margin_and_lead(log_probs, "calloway", "gallowey", cohort)
+    """Within the allowance and in the relaxed margin's band, but the audio says the beam's
+    word far better than the phrase: it stays."""
+    log_probs = spell("i", "want", [{c: 1.0} for c in "callowe"] + [{"y": 1 - 2e-4, "s": 2e-4}])
+    cohort = Cohort(["calxowes"], INDEX)
+    margin, lead = _margin_and_lead(log_probs, "calloway", "callowey", cohort)
     assert RELAXED_MARGIN <= margin < COHORT_MARGIN and lead < -DECODED_SLACK
     respeller = Respeller([Hotword("calloway", 10)], INDEX, cohort)
-    spans = _spans(log_probs, ["i", "want", "gallowey"])
-    assert [s.word for s in respeller.apply(spans, log_probs)] == ["i", "want", "gallowey"]
+    (match,) = PhraseSpotter([[INDEX[c] for c in "calloway"]]).search(log_probs)
+    assert match.cost <= respeller.allowance(0, ["callowey"])
+    spans = _spans(log_probs, ["i", "want", "callowey"])
+    assert [s.word for s in respeller.apply(spans, log_probs)] == ["i", "want", "callowey"]
 
 
 def test_a_phrase_far_above_its_cohort_may_spend_the_allowance_of_its_decoded_words() -> None:
-    """ "premier yone" for a half-heard "premier card": the undecoded word alone cannot pay for
-    the phrase, but the phrase is far likelier than ordinary words and close to the beam's."""
-    log_probs = spell("the", "premier", ambiguous("card", "yone", 0.08))
+    """ "premier yone" for a half-heard "premier card": the undecoded word alone cannot pay
+    for the phrase, but the phrase is far likelier than ordinary words and close to the
+    beam's words; where the beam's words fit far better, they stay."""
     cohort = Cohort(["abcdefghijk"], INDEX)
     respeller = Respeller([Hotword("premier card", 10)], INDEX, cohort)
-    (match,) = PhraseSpotter([[INDEX[c] for c in "premier card"]]).search(log_probs)
-    assert respeller.allowance(0, ["premier", "yone"]) < match.cost <= respeller.allowance(0)
-    spans = _spans(log_probs, ["the", "premier", "yone"])
-    assert [s.word for s in respeller.apply(spans, log_probs)] == ["the", "premier", "card"]
-    clear = spell("the", "premier", "league")
-    spans = _spans(clear, ["the", "premier", "league"])
-    assert [s.word for s in respeller.apply(spans, clear)] == ["the", "premier", "league"]
+    spotter = PhraseSpotter([[INDEX[c] for c in "premier card"]])
+    for p_card, expected in ((0.08, "card"), (0.02, "yone")):
+        log_probs = spell("the", "premier", ambiguous("card", "yone", p_card))
+        (match,) = spotter.search(log_probs)
+        assert respeller.allowance(0, ["premier", "yone"]) < match.cost <= respeller.allowance(0)
+        margin, lead = _margin_and_lead(log_probs, "premier card", "premier yone", cohort)
+        assert margin >= FULL_MARGIN and (lead >= -DECODED_SLACK) == (expected == "card")
+        spans = _spans(log_probs, ["the", "premier", "yone"])
+        assert [s.word for s in respeller.apply(spans, log_probs)] == ["the", "premier", expected]
