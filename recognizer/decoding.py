@@ -91,9 +91,12 @@ class PhraseBoostedLM(AbstractLanguageModel):
         """A word in progress that does not continue the open phrase gives back its credit at
         once (even where it starts another phrase): deferred to the word's end, the debt lets
         the beam glue the next words onto it ("fridplease") and prune the beams that paid it."""
-        bonus = self.scorer.partial(progress, part)
-        score = self.base.score_partial_token(part) if bonus is None else bonus
-        return score if self.scorer.continues(progress, part) else score - progress.credit
+        starts = self.scorer.starts(part)
+        goes_on = self.scorer.continuation(progress, part)
+        if goes_on is not None:
+            return goes_on if starts is None else max(starts, goes_on)
+        score = self.base.score_partial_token(part) if starts is None else starts
+        return score - progress.credit
 
     def score(self, prev_state: Any, word: str, is_last_word: bool = False) -> tuple[float, Any]:
         kenlm_state, progress = prev_state

@@ -105,18 +105,23 @@ class PhraseScorer:
 
     def partial(self, progress: PhraseProgress, part: str) -> float | None:
         """Bonus for a word in progress, or None when `part` leads to no expected word."""
-        best = self._prefixes.get(part)
-        for index, matched in progress.open:
-            words, weight = self.phrases[index]
-            expected = words[matched]
-            if expected.startswith(part):
-                share = weight * len(part) / len(expected)
-                best = share if best is None else max(best, share)
-        return best
+        starts, goes_on = self.starts(part), self.continuation(progress, part)
+        if starts is None or goes_on is None:
+            return goes_on if starts is None else starts
+        return max(starts, goes_on)
 
-    def continues(self, progress: PhraseProgress, part: str) -> bool:
-        """Whether a word in progress can still be the next word of an open phrase."""
-        return any(self.phrases[i][0][n].startswith(part) for i, n in progress.open)
+    def starts(self, part: str) -> float | None:
+        """Bonus for a word in progress as the start of a phrase's first word, or None."""
+        return self._prefixes.get(part)
+
+    def continuation(self, progress: PhraseProgress, part: str) -> float | None:
+        """Bonus for a word in progress as the next word of an open phrase, or None."""
+        shares = [
+            self.phrases[index][1] * len(part) / len(self.phrases[index][0][matched])
+            for index, matched in progress.open
+            if self.phrases[index][0][matched].startswith(part)
+        ]
+        return max(shares, default=None)
 
 
 def parse_hotword(text: str, default_boost: float = 10.0) -> Hotword:
